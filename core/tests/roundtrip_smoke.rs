@@ -1,0 +1,48 @@
+use kms_envelope_core::*;
+
+fn keyring() -> RawAesKeyring {
+    RawAesKeyring::new("ns", "k1", SecretBytes::new(vec![7u8; 32])).unwrap()
+}
+
+#[test]
+fn roundtrip_every_writable_suite() {
+    let kr = keyring();
+    for (suite, policy) in [
+        (
+            AlgorithmSuite::Aes256GcmHkdfSha512Commit,
+            CommitmentPolicy::RequireEncryptRequireDecrypt,
+        ),
+        (
+            AlgorithmSuite::Aes256GcmHkdfSha512CommitEcdsaP384,
+            CommitmentPolicy::RequireEncryptRequireDecrypt,
+        ),
+        (
+            AlgorithmSuite::Aes256GcmHkdfSha384EcdsaP384,
+            CommitmentPolicy::ForbidEncryptAllowDecrypt,
+        ),
+        (
+            AlgorithmSuite::Aes128GcmNoKdf,
+            CommitmentPolicy::ForbidEncryptAllowDecrypt,
+        ),
+    ] {
+        for len in [0usize, 1, 99, 100, 101, 1000] {
+            let pt: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut eo = EncryptOptions::default();
+            eo.suite = Some(suite);
+            eo.frame_length = 100;
+            eo.commitment_policy = policy;
+            eo.encryption_context.insert("tenant", "a");
+            let ct = pollster::block_on(encrypt(&kr, &pt, &eo)).unwrap();
+            let mut dopt = DecryptOptions::default();
+            dopt.commitment_policy = CommitmentPolicy::RequireEncryptAllowDecrypt;
+            let out = pollster::block_on(decrypt(&kr, &ct, &dopt)).unwrap();
+            assert_eq!(out.plaintext, pt, "suite {suite:?} len {len}");
+            assert_eq!(out.header.suite, suite);
+            assert_eq!(out.encryption_context.get("tenant"), Some("a"));
+            if !suite.is_signed() {
+                let enc = pollster::block_on(Encryptor::new(&kr, &eo)).unwrap();
+                assert_eq!(enc.ciphertext_length(len as u64), Some(ct.len() as u64));
+            }
+        }
+    }
+}
