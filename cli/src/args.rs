@@ -1,0 +1,194 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand};
+use kms_envelope_core::keyring::Keyring;
+use kms_envelope_core::{
+    AlgorithmSuite, CommitmentPolicy, DecryptOptions, EncryptOptions, EncryptionContext,
+    MultiKeyring, RawAesKeyring, RawRsaKeyring, RsaPadding, SecretBytes,
+};
+
+use crate::Failure;
+
+#[derive(Parser)]
+#[command(
+    name = "kms-envelope",
+    version,
+    about = "Envelope encryption in the AWS Encryption SDK message format"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Encrypt a file or stream into one message.
+    Encrypt(EncryptArgs),
+    /// Decrypt and verify one message.
+    Decrypt(DecryptArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct IoArgs {
+    /// Input file, or - for stdin.
+    #[arg(short = 'i', long = "input")]
+    pub(crate) input: String,
+    /// Output file, or - for stdout.
+    #[arg(short = 'o', long = "output")]
+    pub(crate) output: String,
+}
+
+#[derive(Args)]
+pub(crate) struct CommonKeys {
+    /// A raw AES wrapping key: NAMESPACE:NAME:KEYFILE (the file holds 16, 24 or 32 raw bytes).
+    #[arg(long = "raw-aes-key", value_name = "NAMESPACE:NAME:KEYFILE")]
+    raw_aes: Vec<String>,
+    /// A raw RSA wrapping key: NAMESPACE:NAME:PEMFILE:PADDING (pkcs1, oaep-sha1, oaep-sha256, oaep-sha384, oaep-sha512).
+    #[arg(long = "raw-rsa-key", value_name = "NAMESPACE:NAME:PEMFILE:PADDING")]
+    raw_rsa: Vec<String>,
+    /// Encryption context pair KEY=VALUE (repeatable). On decrypt: the reproduced context.
+    #[arg(short = 'c', long = "context", value_name = "KEY=VALUE")]
+    context: Vec<String>,
+    /// Commitment policy.
+    #[arg(long = "commitment-policy", value_name = "POLICY")]
+    commitment_policy: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct EncryptArgs {
+    #[command(flatten)]
+    pub(crate) io: IoArgs,
+    #[command(flatten)]
+    pub(crate) keys: CommonKeys,
+    /// Authenticate this encryption-context key without storing it (repeatable).
+    #[arg(long = "required-context-key", value_name = "KEY")]
+    required: Vec<String>,
+    /// Algorithm suite id, e.g. 0x0478 (default) or 0x0578.
+    #[arg(long = "suite")]
+    suite: Option<String>,
+    /// Frame length in bytes.
+    #[arg(long = "frame-length")]
+    frame_length: Option<u32>,
+}
+
+#[derive(Args)]
+pub(crate) struct DecryptArgs {
+    #[command(flatten)]
+    pub(crate) io: IoArgs,
+    #[command(flatten)]
+    pub(crate) keys: CommonKeys,
+    /// Refuse messages with more encrypted data keys than this.
+    #[arg(long = "max-encrypted-data-keys")]
+    max_edks: Option<u16>,
+    /// Refuse signed messages.
+    #[arg(long = "unsigned-only")]
+    unsigned_only: bool,
+}
+
+fn read_file(path: &str) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| Failure::usage(format!("cannot read key file {path}: {e}")))
+}
+
+impl CommonKeys {
+    fn context(&self) -> Result<EncryptionContext, Failure> {
+        let mut ec = EncryptionContext::new();
+        for pair in &self.context {
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or_else(|| Failure::usage(format!("-c wants KEY=VALUE, got {pair:?}")))?;
+            if ec.contains_key(k) {
+                return Err(Failure::usage(format!("-c gives the key {k:?} twice")));
+            }
+            ec.insert(k, v);
+        }
+        Ok(ec)
+    }
+
+    fn policy(&self) -> Result<CommitmentPolicy, Failure> {
+        match &self.commitment_policy {
+            None => Ok(CommitmentPolicy::default()),
+            Some(p) => CommitmentPolicy::from_name(p)
+                .ok_or_else(|| Failure::usage(format!("unknown commitment policy {p:?}"))),
+        }
+    }
+
+    /// The keyring: the first key generates, the others also wrap.
+    pub(crate) fn keyring(&self) -> Result<Box<dyn Keyring>, Failure> {
+        let mut rings: Vec<Box<dyn Keyring>> = Vec::new();
+        for spec in &self.raw_aes {
+            let parts: Vec<&str> = spec.splitn(3, ':').collect();
+            let [ns, name, file] = parts[..] else {
+                return Err(Failure::usage(format!(
+                    "--raw-aes-key wants NAMESPACE:NAME:KEYFILE, got {spec:?}"
+                )));
+            };
+            let key = SecretBytes::new(read_file(file)?);
+            rings.push(Box::new(RawAesKeyring::new(ns, name, key)?));
+        }
+        for spec in &self.raw_rsa {
+            let bad = || {
+                Failure::usage(format!(
+                    "--raw-rsa-key wants NAMESPACE:NAME:PEMFILE:PADDING, got {spec:?}"
+                ))
+            };
+            let (rest, padding) = spec.rsplit_once(':').ok_or_else(bad)?;
+            let parts: Vec<&str> = rest.splitn(3, ':').collect();
+            let [ns, name, file] = parts[..] else {
+                return Err(bad());
+            };
+            let padding = RsaPadding::from_name(padding)
+                .ok_or_else(|| Failure::usage(format!("unknown RSA padding {padding:?}")))?;
+            let pem = String::from_utf8(read_file(file)?)
+                .map_err(|_| Failure::usage(format!("{file} is not a PEM file")))?;
+            rings.push(Box::new(RawRsaKeyring::from_pem(ns, name, &pem, padding)?));
+        }
+        match rings.len() {
+            0 => Err(Failure::usage(
+                "give at least one --raw-aes-key or --raw-rsa-key",
+            )),
+            1 => Ok(rings.pop().expect("one keyring")),
+            _ => {
+                let generator = rings.remove(0);
+                Ok(Box::new(MultiKeyring::new(Some(generator), rings)?))
+            }
+        }
+    }
+}
+
+fn parse_suite(s: &str) -> Result<AlgorithmSuite, Failure> {
+    let hex = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    let id = u16::from_str_radix(hex, 16)
+        .map_err(|_| Failure::usage(format!("--suite wants a hex id such as 0x0478, got {s:?}")))?;
+    AlgorithmSuite::from_id(id).map_err(|e| Failure::usage(e.to_string()))
+}
+
+impl EncryptArgs {
+    pub(crate) fn options(&self) -> Result<EncryptOptions, Failure> {
+        let mut o = EncryptOptions::default();
+        o.commitment_policy = self.keys.policy()?;
+        o.suite = self.suite.as_deref().map(parse_suite).transpose()?;
+        if let Some(f) = self.frame_length {
+            if f == 0 {
+                return Err(Failure::usage("--frame-length must be at least 1"));
+            }
+            o.frame_length = f;
+        }
+        o.encryption_context = self.keys.context()?;
+        o.required_encryption_context_keys = self.required.clone();
+        Ok(o)
+    }
+}
+
+impl DecryptArgs {
+    pub(crate) fn options(&self) -> Result<DecryptOptions, Failure> {
+        let mut o = DecryptOptions::default();
+        o.commitment_policy = self.keys.policy()?;
+        o.encryption_context = self.keys.context()?;
+        o.unsigned_only = self.unsigned_only;
+        o.limits.max_encrypted_data_keys = self.max_edks;
+        Ok(o)
+    }
+}
