@@ -1,12 +1,14 @@
 //! The sans-I/O decryptor: push message bytes in chunks of any size; it
 //! releases plaintext one frame at a time, only after that frame's tag has
 //! verified, and never before the header is authenticated and the key
-//! commitment checked.
+//! commitment checked. For signed suites the final frame (or non-framed body)
+//! is released only once the footer signature has verified.
 
 use std::sync::Arc;
 
 use base64::Engine;
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use crate::body::{self, BodyAadKind, FINAL_FRAME_MARKER};
 use crate::context::{EncryptionContext, PUBLIC_KEY_FIELD};
@@ -82,6 +84,9 @@ pub struct Decryptor {
     seq: u32,
     body_len: u64,
     aad: Vec<u8>,
+    /// Signed suites: the plaintext of the final frame (or non-framed body),
+    /// held until the signature verifies (`client-apis/decrypt.md`).
+    held: Zeroizing<Vec<u8>>,
 }
 
 impl core::fmt::Debug for Decryptor {
@@ -120,6 +125,7 @@ impl Decryptor {
             seq: 1,
             body_len: 0,
             aad: Vec::with_capacity(128),
+            held: Zeroizing::new(Vec::new()),
         }
     }
 
@@ -150,6 +156,7 @@ impl Decryptor {
             self.state = State::Failed;
             self.buf.clear();
             self.key = None;
+            self.held = Zeroizing::new(Vec::new());
         }
         r
     }
@@ -165,52 +172,54 @@ impl Decryptor {
     fn update_inner(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<Status> {
         match self.state {
             State::Failed => return Err(Error::InvalidState("the decryptor failed earlier")),
-            State::Done if !input.is_empty() => return Err(Error::TrailingData),
-            State::NeedMaterials | State::Header => {
+            State::NeedMaterials => {
                 self.buf.extend_from_slice(input);
-                if matches!(self.state, State::NeedMaterials) {
-                    return Ok(Status::NeedMaterials);
-                }
-                let buf = core::mem::take(&mut self.buf);
-                let r = self.process(&buf, out);
-                self.buf = buf;
-                let n = r?;
-                self.buf.drain(..n);
-                return Ok(self.status());
+                return Ok(Status::NeedMaterials);
             }
             _ => {}
         }
-        // Body: finish any partial unit, then work straight from `input`.
+        // First what is buffered: a partial header takes all the input (it is
+        // bounded by the header size limit), a partial body unit is completed
+        // below.
         if !self.buf.is_empty() {
-            let buf = core::mem::take(&mut self.buf);
-            let r = self.process(&buf, out);
-            self.buf = buf;
-            let n = r?;
-            self.buf.drain(..n);
+            if matches!(self.state, State::Header) {
+                self.buf.extend_from_slice(input);
+                input = &[];
+            }
+            self.process_buffered(out)?;
+            if matches!(self.state, State::NeedMaterials) {
+                self.buf.extend_from_slice(input);
+                return Ok(Status::NeedMaterials);
+            }
         }
         while !input.is_empty() {
             if self.buf.is_empty() {
+                // Work straight from the input; keep only an incomplete unit.
                 let n = self.process(input, out)?;
                 self.buf.extend_from_slice(&input[n..]);
                 break;
             }
+            // Complete the partial body unit in `buf`, copying no more than it needs.
             let want = match self.unit_len(&self.buf)? {
-                Some(total) => total - self.buf.len(),
+                Some(total) => total.saturating_sub(self.buf.len()).max(1),
                 None => FINAL_FRAME_PREFIX.saturating_sub(self.buf.len()).max(1),
             };
             let take = want.min(input.len());
             self.buf.extend_from_slice(&input[..take]);
             input = &input[take..];
-            let buf = core::mem::take(&mut self.buf);
-            let r = self.process(&buf, out);
-            self.buf = buf;
-            let n = r?;
-            self.buf.drain(..n);
-            if matches!(self.state, State::Done) && !input.is_empty() {
-                return Err(Error::TrailingData);
-            }
+            self.process_buffered(out)?;
         }
         Ok(self.status())
+    }
+
+    /// Process the buffered bytes and drop what was consumed.
+    fn process_buffered(&mut self, out: &mut Vec<u8>) -> Result<()> {
+        let buf = core::mem::take(&mut self.buf);
+        let r = self.process(&buf, out);
+        self.buf = buf;
+        let n = r?;
+        self.buf.drain(..n);
+        Ok(())
     }
 
     /// The total length of the next body unit, if `data` shows it yet.
@@ -443,6 +452,8 @@ impl Decryptor {
                 .take()
                 .ok_or(Error::InvalidState("no verifier"))?;
             v.verify(&u[2..])?;
+            out.extend_from_slice(&self.held);
+            self.held = Zeroizing::new(Vec::new());
             self.state = State::Done;
             return Ok(());
         }
@@ -488,12 +499,14 @@ impl Decryptor {
         }
         if kind == BodyAadKind::Frame {
             self.seq = self.seq.wrapping_add(1);
+        } else if self.verifier.is_some() {
+            // Not released before the signature verifies.
+            self.held = Zeroizing::new(out[at..].to_vec());
+            out[at..].fill(0);
+            out.truncate(at);
+            self.state = State::Footer;
         } else {
-            self.state = if self.verifier.is_some() {
-                State::Footer
-            } else {
-                State::Done
-            };
+            self.state = State::Done;
         }
         Ok(())
     }

@@ -46,3 +46,22 @@ fn roundtrip_every_writable_suite() {
         }
     }
 }
+
+#[test]
+fn decrypt_in_chunks_of_every_small_size() {
+    let kr = keyring();
+    let pt: Vec<u8> = (0..777u32).map(|i| (i * 7) as u8).collect();
+    let mut eo = EncryptOptions::default();
+    eo.frame_length = 64;
+    eo.suite = Some(AlgorithmSuite::Aes256GcmHkdfSha512CommitEcdsaP384);
+    let ct = pollster::block_on(encrypt(&kr, &pt, &eo)).unwrap();
+    for chunk in [1usize, 2, 3, 7, 31, 64, 65, 96, 500, 100_000] {
+        let mut dec = Decryptor::new(DecryptOptions::default());
+        let mut out = Vec::new();
+        for c in ct.chunks(chunk) {
+            pollster::block_on(dec.update_with(&kr, c, &mut out)).unwrap();
+        }
+        dec.finish().unwrap();
+        assert_eq!(out, pt, "chunk size {chunk}");
+    }
+}
