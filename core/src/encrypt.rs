@@ -235,11 +235,12 @@ impl Encryptor {
     }
 
     /// The exact length of the whole message for a plaintext of
-    /// `plaintext_len` bytes; for signed suites an upper bound (the DER
-    /// signature's length varies by a byte or two).
+    /// `plaintext_len` bytes (the default backend makes every signature full
+    /// length; with a backend that does not, signed suites may come out a
+    /// byte or two shorter).
     pub fn ciphertext_length(&self, plaintext_len: u64) -> Option<u64> {
         let body = body::framed_body_len(plaintext_len, self.frame_length as u32)?;
-        Some(self.header.len() as u64 + body + footer_max_len(self.suite))
+        Some(self.header.len() as u64 + body + footer_len(self.suite))
     }
 
     /// Encrypt `input`, appending message bytes to `out`. Output lags input
@@ -382,11 +383,54 @@ impl Encryptor {
     }
 }
 
-/// The largest footer a suite writes (2-byte length plus a DER signature).
-pub fn footer_max_len(suite: AlgorithmSuite) -> u64 {
+/// The length of the footer this encryptor writes for a suite: a 2-byte
+/// length plus a DER signature, which the signer always makes full length.
+pub fn footer_len(suite: AlgorithmSuite) -> u64 {
     match suite.signature() {
         None => 0,
-        Some(Curve::P256) => 2 + 72,
-        Some(Curve::P384) => 2 + 104,
+        Some(Curve::P256) => 2 + 71,
+        Some(Curve::P384) => 2 + 103,
     }
+}
+
+/// The length of the message that encrypting `plaintext_len` bytes with
+/// these options and this keyring produces, before any key is generated.
+/// Exact, as for [`Encryptor::ciphertext_length`]. `None` if the keyring
+/// cannot tell its encrypted data keys' sizes.
+pub fn ciphertext_length(
+    plaintext_len: u64,
+    options: &EncryptOptions,
+    keyring: &dyn Keyring,
+) -> Result<Option<u64>> {
+    let suite = options
+        .suite
+        .unwrap_or_else(|| options.commitment_policy.default_suite());
+    options.commitment_policy.check_encrypt(suite)?;
+    let Some(shapes) = keyring.encrypted_data_key_shapes(suite) else {
+        return Ok(None);
+    };
+    let mut stored = options.encryption_context.clone();
+    for k in &options.required_encryption_context_keys {
+        stored.remove(k);
+    }
+    if let Some(curve) = suite.signature() {
+        let b64_len = match curve {
+            Curve::P256 => 44,
+            Curve::P384 => 68,
+        };
+        stored.insert(PUBLIC_KEY_FIELD, "A".repeat(b64_len));
+    }
+    let ec_len = stored.serialize()?.len() as u64;
+    let edks: u64 = shapes
+        .iter()
+        .map(|s| 6 + (s.provider_id + s.provider_info + s.ciphertext) as u64)
+        .sum();
+    let common = 2 + suite.message_id_len() as u64 + 2 + ec_len + 2 + edks + 1 + 4;
+    let header = if suite.message_format_version() == 2 {
+        1 + common + suite.suite_data_len() as u64 + TAG_LEN as u64
+    } else {
+        2 + common + 5 + (IV_LEN + TAG_LEN) as u64
+    };
+    Ok(body::framed_body_len(plaintext_len, options.frame_length)
+        .map(|b| header + b + footer_len(suite)))
 }

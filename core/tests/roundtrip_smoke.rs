@@ -39,10 +39,11 @@ fn roundtrip_every_writable_suite() {
             assert_eq!(out.plaintext, pt, "suite {suite:?} len {len}");
             assert_eq!(out.header.suite, suite);
             assert_eq!(out.encryption_context.get("tenant"), Some("a"));
-            if !suite.is_signed() {
-                let enc = pollster::block_on(Encryptor::new(&kr, &eo)).unwrap();
-                assert_eq!(enc.ciphertext_length(len as u64), Some(ct.len() as u64));
-            }
+            let predicted = ciphertext_length(len as u64, &eo, &kr).unwrap().unwrap();
+            let enc = pollster::block_on(Encryptor::new(&kr, &eo)).unwrap();
+            let from_encryptor = enc.ciphertext_length(len as u64).unwrap();
+            assert_eq!(predicted, ct.len() as u64, "suite {suite:?} len {len}");
+            assert_eq!(from_encryptor, ct.len() as u64);
         }
     }
 }

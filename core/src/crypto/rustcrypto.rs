@@ -88,26 +88,46 @@ impl Signer for RcSigner {
         }
     }
 
+    /// Signs with a fresh random nonce until the DER signature has its
+    /// largest length (as the official SDKs do), so that every footer of a
+    /// suite has the same length and message lengths are exact.
     fn sign(self: Box<Self>) -> Result<Vec<u8>> {
         let mut rng = rand_core_compat::OsRng;
-        match self.0 {
-            SignerState::P256(k, h) => {
-                let sig: p256::ecdsa::Signature = k
-                    .try_sign_digest_with_rng(&mut rng, h)
-                    .map_err(|_| Error::Crypto("ECDSA signing failed"))?;
-                let sig = sig.normalize_s().unwrap_or(sig);
-                Ok(sig.to_der().as_bytes().to_vec())
-            }
-            SignerState::P384(k, h) => {
-                let sig: p384::ecdsa::Signature = k
-                    .try_sign_digest_with_rng(&mut rng, h)
-                    .map_err(|_| Error::Crypto("ECDSA signing failed"))?;
-                let sig = sig.normalize_s().unwrap_or(sig);
-                Ok(sig.to_der().as_bytes().to_vec())
+        for _ in 0..256 {
+            let der = match &self.0 {
+                SignerState::P256(k, h) => {
+                    let sig: p256::ecdsa::Signature = k
+                        .try_sign_digest_with_rng(&mut rng, h.clone())
+                        .map_err(|_| Error::Crypto("ECDSA signing failed"))?;
+                    let sig = sig.normalize_s().unwrap_or(sig);
+                    sig.to_der().as_bytes().to_vec()
+                }
+                SignerState::P384(k, h) => {
+                    let sig: p384::ecdsa::Signature = k
+                        .try_sign_digest_with_rng(&mut rng, h.clone())
+                        .map_err(|_| Error::Crypto("ECDSA signing failed"))?;
+                    let sig = sig.normalize_s().unwrap_or(sig);
+                    sig.to_der().as_bytes().to_vec()
+                }
+            };
+            let want = match self.0 {
+                SignerState::P256(..) => SIG_LEN_P256,
+                SignerState::P384(..) => SIG_LEN_P384,
+            };
+            if der.len() == want {
+                return Ok(der);
             }
         }
+        Err(Error::Crypto(
+            "could not produce a full-length ECDSA signature",
+        ))
     }
 }
+
+/// DER length of a low-s P-256 signature whose r has its top bit set.
+pub const SIG_LEN_P256: usize = 71;
+/// DER length of a low-s P-384 signature whose r has its top bit set.
+pub const SIG_LEN_P384: usize = 103;
 
 enum VerifierState {
     P256(p256::ecdsa::VerifyingKey, Sha256),

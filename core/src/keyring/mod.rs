@@ -11,6 +11,7 @@ use core::pin::Pin;
 
 use crate::error::Result;
 use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
+use crate::suite::AlgorithmSuite;
 
 mod multi;
 mod raw_aes;
@@ -38,6 +39,25 @@ pub trait Keyring {
         materials: DecryptionMaterials,
         edks: &'a [EncryptedDataKey],
     ) -> BoxFuture<'a, Result<DecryptionMaterials>>;
+
+    /// The sizes of the encrypted data keys this keyring adds on encrypt, if
+    /// they are fixed. [`crate::ciphertext_length`] needs them to give a
+    /// message's length before any key is generated.
+    fn encrypted_data_key_shapes(&self, suite: AlgorithmSuite) -> Option<Vec<EdkShape>> {
+        let _ = suite;
+        None
+    }
+}
+
+/// The field sizes of one encrypted data key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EdkShape {
+    /// Length of the provider id.
+    pub provider_id: usize,
+    /// Length of the provider info.
+    pub provider_info: usize,
+    /// Length of the wrapped key.
+    pub ciphertext: usize,
 }
 
 impl<K: Keyring + ?Sized> Keyring for Box<K> {
@@ -55,6 +75,10 @@ impl<K: Keyring + ?Sized> Keyring for Box<K> {
     ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         (**self).on_decrypt(materials, edks)
     }
+
+    fn encrypted_data_key_shapes(&self, suite: AlgorithmSuite) -> Option<Vec<EdkShape>> {
+        (**self).encrypted_data_key_shapes(suite)
+    }
 }
 
 impl<K: Keyring + ?Sized> Keyring for std::sync::Arc<K> {
@@ -71,5 +95,9 @@ impl<K: Keyring + ?Sized> Keyring for std::sync::Arc<K> {
         edks: &'a [EncryptedDataKey],
     ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         (**self).on_decrypt(materials, edks)
+    }
+
+    fn encrypted_data_key_shapes(&self, suite: AlgorithmSuite) -> Option<Vec<EdkShape>> {
+        (**self).encrypted_data_key_shapes(suite)
     }
 }

@@ -47,6 +47,17 @@ impl MultiKeyring {
 }
 
 impl Keyring for MultiKeyring {
+    fn encrypted_data_key_shapes(
+        &self,
+        suite: crate::AlgorithmSuite,
+    ) -> Option<Vec<super::EdkShape>> {
+        let mut all = Vec::new();
+        for k in self.all() {
+            all.extend(k.encrypted_data_key_shapes(suite)?);
+        }
+        Some(all)
+    }
+
     fn on_encrypt<'a>(
         &'a self,
         mut materials: EncryptionMaterials,

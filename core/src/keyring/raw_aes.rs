@@ -157,6 +157,17 @@ impl RawAesKeyring {
 }
 
 impl Keyring for RawAesKeyring {
+    fn encrypted_data_key_shapes(
+        &self,
+        suite: crate::AlgorithmSuite,
+    ) -> Option<Vec<super::EdkShape>> {
+        Some(vec![super::EdkShape {
+            provider_id: self.namespace.len(),
+            provider_info: self.info_prefix_len() + IV_LEN,
+            ciphertext: suite.key_len() + TAG_LEN,
+        }])
+    }
+
     fn on_encrypt<'a>(
         &'a self,
         mut materials: EncryptionMaterials,

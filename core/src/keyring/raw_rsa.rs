@@ -147,6 +147,18 @@ impl RawRsaKeyring {
 }
 
 impl Keyring for RawRsaKeyring {
+    fn encrypted_data_key_shapes(
+        &self,
+        _suite: crate::AlgorithmSuite,
+    ) -> Option<Vec<super::EdkShape>> {
+        use rsa::traits::PublicKeyParts;
+        Some(vec![super::EdkShape {
+            provider_id: self.namespace.len(),
+            provider_info: self.name.len(),
+            ciphertext: self.public.size(),
+        }])
+    }
+
     fn on_encrypt<'a>(
         &'a self,
         mut materials: EncryptionMaterials,
