@@ -38,6 +38,24 @@ impl Limit {
     }
 }
 
+/// Why a key service (KMS or the KMS proxy) refused or failed a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KmsErrorKind {
+    /// The caller may not use the key (`AccessDeniedException`, bad credentials).
+    AccessDenied,
+    /// The key does not exist (`NotFoundException`).
+    KeyNotFound,
+    /// The key is disabled or pending deletion (`DisabledException`, `KMSInvalidStateException`).
+    KeyDisabled,
+    /// The ciphertext, context or key did not match (`InvalidCiphertextException`).
+    InvalidCiphertext,
+    /// The service could not be reached, timed out, or kept failing.
+    Unreachable,
+    /// Any other error answer.
+    Other,
+}
+
 /// Every error the core can return.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -79,6 +97,8 @@ pub enum Error {
     NoDecryptableKey,
     /// A keyring failed; the text says why (never key material).
     Keyring(String),
+    /// A key service call failed; the text is the service's message.
+    Kms(KmsErrorKind, String),
     /// A key was unusable (wrong length, bad PEM, and so on).
     InvalidKey(&'static str),
     /// An argument was invalid (frame length 0, unknown suite, ...).
@@ -108,6 +128,14 @@ impl Error {
             Error::EncryptionContext(_) => "ENCRYPTION_CONTEXT_MISMATCH",
             Error::NoDecryptableKey => "NO_DECRYPTABLE_KEY",
             Error::Keyring(_) => "KEYRING_ERROR",
+            Error::Kms(kind, _) => match kind {
+                KmsErrorKind::AccessDenied => "KMS_ACCESS_DENIED",
+                KmsErrorKind::KeyNotFound => "KMS_KEY_NOT_FOUND",
+                KmsErrorKind::KeyDisabled => "KMS_KEY_DISABLED",
+                KmsErrorKind::InvalidCiphertext => "KMS_INVALID_CIPHERTEXT",
+                KmsErrorKind::Unreachable => "KMS_UNREACHABLE",
+                KmsErrorKind::Other => "KMS_ERROR",
+            },
             Error::InvalidKey(_) => "INVALID_KEY",
             Error::InvalidArgument(_) => "INVALID_ARGUMENT",
             Error::Crypto(_) => "CRYPTO_ERROR",
@@ -149,6 +177,7 @@ impl fmt::Display for Error {
                 f.write_str("no keyring could decrypt any encrypted data key of the message")
             }
             Error::Keyring(why) => write!(f, "keyring: {why}"),
+            Error::Kms(_, why) => write!(f, "key service: {why}"),
             Error::InvalidKey(why) => write!(f, "invalid key: {why}"),
             Error::InvalidArgument(why) => write!(f, "invalid argument: {why}"),
             Error::Crypto(why) => write!(f, "cryptographic failure: {why}"),

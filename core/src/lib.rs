@@ -34,7 +34,7 @@ mod wire;
 pub use context::EncryptionContext;
 pub use decrypt::{DecryptOptions, Decryptor, Status};
 pub use encrypt::{ciphertext_length, footer_len, EncryptOptions, Encryptor, DEFAULT_FRAME_LENGTH};
-pub use error::{Error, Limit, Result};
+pub use error::{Error, KmsErrorKind, Limit, Result};
 pub use header::{ContentType, Header, Limits};
 pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring, RsaPadding};
 pub use oneshot::{decrypt, encrypt, Decrypted};

@@ -13,10 +13,12 @@ use crate::error::Result;
 use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 use crate::suite::AlgorithmSuite;
 
+pub mod kms;
 mod multi;
 mod raw_aes;
 mod raw_rsa;
 
+pub use kms::{KmsClient, KmsKeyring};
 pub use multi::MultiKeyring;
 pub use raw_aes::RawAesKeyring;
 pub use raw_rsa::{RawRsaKeyring, RsaPadding};
