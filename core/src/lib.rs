@@ -21,6 +21,7 @@ pub mod body;
 pub mod context;
 pub mod crypto;
 mod decrypt;
+pub mod detached;
 mod encrypt;
 pub mod error;
 pub mod header;
@@ -28,6 +29,7 @@ pub mod keyring;
 pub mod materials;
 mod oneshot;
 pub mod secret;
+pub mod seeded;
 pub mod suite;
 mod wire;
 
