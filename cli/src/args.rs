@@ -7,6 +7,11 @@ use kms_envelope_core::{
     MultiKeyring, RawAesKeyring, RawRsaKeyring, RsaPadding, SecretBytes,
 };
 
+use std::time::Duration;
+
+use kms_envelope_core::keyring::KmsKeyring;
+
+use crate::kms::{Auth, HttpKms};
 use crate::Failure;
 
 #[derive(Parser)]
@@ -52,6 +57,30 @@ pub(crate) struct CommonKeys {
     /// Commitment policy.
     #[arg(long = "commitment-policy", value_name = "POLICY")]
     commitment_policy: Option<String>,
+    /// URL of a KMS proxy (or any AWS KMS JSON endpoint) for KMS keys.
+    #[arg(long = "kms-proxy", value_name = "URL")]
+    kms_proxy: Option<String>,
+    /// A KMS key: ARN, key id or alias (repeatable; the first generates the data key).
+    /// Decryption matches key ARNs.
+    #[arg(long = "key-id", value_name = "ARN|ALIAS", requires = "kms_proxy")]
+    key_ids: Vec<String>,
+    /// Decrypt with any aws-kms encrypted data key the service will unwrap for us.
+    #[arg(long = "kms-discovery", requires = "kms_proxy")]
+    kms_discovery: bool,
+    /// A file holding a bearer token (JWT), read before every call. Without it,
+    /// SigV4 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
+    #[arg(long = "token-file", value_name = "FILE", requires = "kms_proxy")]
+    token_file: Option<String>,
+    /// Region for SigV4 (default: AWS_REGION, AWS_DEFAULT_REGION, or us-east-1).
+    #[arg(long = "region", requires = "kms_proxy")]
+    region: Option<String>,
+    /// Timeout of each key-service call, in milliseconds.
+    #[arg(
+        long = "kms-timeout-ms",
+        default_value_t = 10_000,
+        requires = "kms_proxy"
+    )]
+    kms_timeout_ms: u64,
 }
 
 #[derive(Args)]
@@ -112,9 +141,55 @@ impl CommonKeys {
         }
     }
 
+    fn kms_keyring(&self, url: &str) -> Result<Box<dyn Keyring>, Failure> {
+        let auth = match &self.token_file {
+            Some(f) => Auth::TokenFile(f.clone()),
+            None => {
+                let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+                let (Some(access_key), Some(secret)) =
+                    (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"))
+                else {
+                    return Err(Failure::usage(
+                        "--kms-proxy needs --token-file or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                    ));
+                };
+                Auth::SigV4 {
+                    access_key,
+                    secret_key: SecretBytes::new(secret.into_bytes()),
+                    session_token: var("AWS_SESSION_TOKEN"),
+                    region: self
+                        .region
+                        .clone()
+                        .or_else(|| var("AWS_REGION"))
+                        .or_else(|| var("AWS_DEFAULT_REGION"))
+                        .unwrap_or_else(|| "us-east-1".into()),
+                }
+            }
+        };
+        let client = HttpKms::new(url, auth, Duration::from_millis(self.kms_timeout_ms))
+            .map_err(Failure::usage)?;
+        if self.kms_discovery {
+            if !self.key_ids.is_empty() {
+                return Err(Failure::usage(
+                    "--kms-discovery and --key-id exclude each other",
+                ));
+            }
+            return Ok(Box::new(KmsKeyring::discovery(client)));
+        }
+        if self.key_ids.is_empty() {
+            return Err(Failure::usage(
+                "--kms-proxy needs --key-id or --kms-discovery",
+            ));
+        }
+        Ok(Box::new(KmsKeyring::new(client, self.key_ids.clone())?))
+    }
+
     /// The keyring: the first key generates, the others also wrap.
     pub(crate) fn keyring(&self) -> Result<Box<dyn Keyring>, Failure> {
         let mut rings: Vec<Box<dyn Keyring>> = Vec::new();
+        if let Some(url) = &self.kms_proxy {
+            rings.push(self.kms_keyring(url)?);
+        }
         for spec in &self.raw_aes {
             let parts: Vec<&str> = spec.splitn(3, ':').collect();
             let [ns, name, file] = parts[..] else {

@@ -9,6 +9,7 @@
 
 mod args;
 mod io;
+mod kms;
 
 use std::process::ExitCode;
 
