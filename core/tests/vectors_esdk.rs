@@ -13,12 +13,15 @@
 
 mod common;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
 
 use base64::Engine;
 use common::{read, read_json, str_field, SplitMix};
+use kms_envelope_core::keyring::BoxFuture;
+use kms_envelope_core::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 use kms_envelope_core::*;
 use serde_json::Value;
 
@@ -30,10 +33,14 @@ struct Manifest {
 }
 
 fn load(name: &str) -> Manifest {
+    load_file(name, "manifest.json", 4)
+}
+
+fn load_file(name: &str, file: &str, version: u64) -> Manifest {
     let dir = common::testdata().join("esdk-official").join(name);
-    let m = read_json(&dir.join("manifest.json"));
+    let m = read_json(&dir.join(file));
     assert_eq!(m["manifest"]["type"], "awses-decrypt", "{name}");
-    assert_eq!(m["manifest"]["version"], 4, "{name}");
+    assert_eq!(m["manifest"]["version"], version, "{name}");
     let keys = read_json(&dir.join(uri_path(str_field(&m, "keys"))));
     assert_eq!(keys["manifest"]["type"], "keys", "{name}");
     let tests = m["tests"]
@@ -193,6 +200,45 @@ fn decrypt_streaming(
     Ok(out)
 }
 
+/// A transparent wrapper that records the data key its keyring unwraps on
+/// the first call, and replays it on later calls for the same encrypted data
+/// keys (so a second pass does not pay for RSA-4096 again; slow in debug).
+struct Memo<'k> {
+    inner: &'k dyn Keyring,
+    seen: RefCell<Option<(Vec<EncryptedDataKey>, SecretBytes)>>,
+}
+
+impl Keyring for Memo<'_> {
+    fn on_encrypt<'a>(
+        &'a self,
+        materials: EncryptionMaterials,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+        self.inner.on_encrypt(materials)
+    }
+
+    fn on_decrypt<'a>(
+        &'a self,
+        mut materials: DecryptionMaterials,
+        edks: &'a [EncryptedDataKey],
+    ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
+        Box::pin(async move {
+            let replay = match &*self.seen.borrow() {
+                Some((seen, key)) if seen == edks => Some(key.duplicate()),
+                _ => None,
+            };
+            if let Some(key) = replay {
+                materials.plaintext_data_key = Some(key);
+                return Ok(materials);
+            }
+            let m = self.inner.on_decrypt(materials, edks).await?;
+            if let Some(key) = &m.plaintext_data_key {
+                *self.seen.borrow_mut() = Some((edks.to_vec(), key.duplicate()));
+            }
+            Ok(m)
+        })
+    }
+}
+
 /// Decrypt every raw-key test of `name` and return how many there were.
 fn check_decrypts(name: &str, seed: u64) -> usize {
     let m = load(name);
@@ -202,8 +248,16 @@ fn check_decrypts(name: &str, seed: u64) -> usize {
         let expected = m.file(&t["result"]["output"], "plaintext");
         let ct = m.file(t, "ciphertext");
         let opts = options(t);
-        let got = pollster::block_on(decrypt(kr.as_ref(), &ct, &opts))
+        let memo = Memo {
+            inner: kr.as_ref(),
+            seen: RefCell::new(None),
+        };
+        let got = pollster::block_on(decrypt(&memo, &ct, &opts))
             .unwrap_or_else(|e| panic!("{name}/{id}: {} ({e})", e.code()));
+        assert!(
+            memo.seen.borrow().is_some(),
+            "{name}/{id}: keyring not used"
+        );
         assert!(got.plaintext == expected, "{name}/{id}: plaintext differs");
         assert_eq!(got.header.suite.id(), suite_of(id), "{name}/{id}");
         for (k, v) in opts.encryption_context.iter() {
@@ -213,7 +267,7 @@ fn check_decrypts(name: &str, seed: u64) -> usize {
                 "{name}/{id}: EC {k}"
             );
         }
-        let streamed = decrypt_streaming(kr.as_ref(), &ct, &opts, &mut rng)
+        let streamed = decrypt_streaming(&memo, &ct, &opts, &mut rng)
             .unwrap_or_else(|(e, _)| panic!("{name}/{id} streaming: {} ({e})", e.code()));
         assert!(
             streamed == expected,
@@ -404,4 +458,126 @@ fn net_4_0_0_invalid_cases_fail_for_the_documented_reasons() {
         seen,
         BTreeMap::from([((true, false), 10), ((true, true), 12), ((false, true), 6)])
     );
+}
+
+/// Walk a body and footer by the format's framing rules, independently of
+/// the core: returns the plaintext length it carries, and checks that the
+/// message ends exactly where the framing says.
+fn walk_body(id: &str, ct: &[u8], p: &kms_envelope_core::header::ParsedHeader) -> usize {
+    let h = &p.header;
+    let be = |at: usize, n: usize| -> u64 {
+        ct[at..at + n]
+            .iter()
+            .fold(0, |acc, &b| (acc << 8) | u64::from(b))
+    };
+    let (iv, tag) = (12, 16);
+    let mut at = p.total_len;
+    let mut content = 0usize;
+    match h.content_type {
+        ContentType::NonFramed => {
+            assert_eq!(h.frame_length, 0, "{id}");
+            let len = be(at + iv, 8) as usize;
+            at += iv + 8 + len + tag;
+            content += len;
+        }
+        ContentType::Framed => {
+            let frame = h.frame_length as usize;
+            for seq in 1u64.. {
+                if be(at, 4) != 0xFFFF_FFFF {
+                    assert_eq!(be(at, 4), seq, "{id}: frame number");
+                    at += 4 + iv + frame + tag;
+                    content += frame;
+                    continue;
+                }
+                assert_eq!(be(at + 4, 4), seq, "{id}: final frame number");
+                let len = be(at + 8 + iv, 4) as usize;
+                assert!(len <= frame, "{id}: final frame too long");
+                at += 8 + iv + 4 + len + tag;
+                content += len;
+                break;
+            }
+        }
+        other => panic!("{id}: content type {other:?}"),
+    }
+    if h.suite.is_signed() {
+        at += 2 + be(at, 2) as usize;
+    }
+    assert_eq!(
+        at,
+        ct.len(),
+        "{id}: the framing does not end with the message"
+    );
+    content
+}
+
+/// Python ESDK 1.3.5 messages (all under AWS KMS keys): every header must
+/// parse, carry only `aws-kms` EDKs whose provider info is a listed ARN, and
+/// the body's framing must account for the whole message and the plaintext
+/// length. The streaming decryptor refuses them under a require-decrypt
+/// commitment policy, and otherwise reads each header and, lacking KMS, stops
+/// with `NO_DECRYPTABLE_KEY`, releasing nothing either way.
+#[test]
+fn python_1_3_5_kms_messages_parse() {
+    let m = load_file("python-1.3.5-kms-parse-only", "decrypt_message.json", 1);
+    let other = RawAesKeyring::new(
+        "aws-raw-vectors-persistant",
+        "aes-256",
+        SecretBytes::new(vec![0; 32]),
+    )
+    .unwrap();
+    let mut rng = SplitMix(135);
+    let mut shapes: BTreeMap<(u16, u32), usize> = BTreeMap::new();
+    for (id, t) in &m.tests {
+        let mks = t["master-keys"].as_array().unwrap();
+        assert!(mks.iter().all(|mk| mk["type"] == "aws-kms"), "{id}");
+        let arns: Vec<&str> = mks
+            .iter()
+            .map(|mk| str_field(m.key(str_field(mk, "key")), "key-id"))
+            .collect();
+        let ct = m.file(t, "ciphertext");
+        let pt_len = m.file(t, "plaintext").len();
+        let p = Header::parse(&ct, &Limits::default())
+            .unwrap_or_else(|e| panic!("{id}: {}", e.code()))
+            .unwrap_or_else(|| panic!("{id}: header incomplete"));
+        let h = &p.header;
+        assert_eq!(h.version(), 1, "{id}");
+        assert_eq!(h.message_id.len(), 16, "{id}");
+        assert_eq!(
+            h.encryption_context.contains_key("aws-crypto-public-key"),
+            h.suite.is_signed(),
+            "{id}"
+        );
+        // The manifest lists the keys a decryptor may hold, not the EDKs.
+        assert!(!h.encrypted_data_keys.is_empty(), "{id}");
+        for edk in &h.encrypted_data_keys {
+            assert_eq!(edk.provider_id, b"aws-kms", "{id}");
+            let info = std::str::from_utf8(&edk.provider_info).expect("ARN is UTF-8");
+            assert!(arns.contains(&info), "{id}: {info} not in keys.json");
+        }
+        assert_eq!(walk_body(id, &ct, &p), pt_len, "{id}: plaintext length");
+        let mut opts = DecryptOptions::default();
+        opts.commitment_policy = CommitmentPolicy::RequireEncryptRequireDecrypt;
+        let err = decrypt_streaming(&other, &ct, &opts, &mut rng).unwrap_err();
+        assert_eq!(
+            (err.0.code(), err.1),
+            ("COMMITMENT_POLICY_VIOLATION", 0),
+            "{id}"
+        );
+        opts.commitment_policy = CommitmentPolicy::RequireEncryptAllowDecrypt;
+        let err = decrypt_streaming(&other, &ct, &opts, &mut rng).unwrap_err();
+        assert_eq!((err.0.code(), err.1), ("NO_DECRYPTABLE_KEY", 0), "{id}");
+        *shapes.entry((h.suite.id(), h.frame_length)).or_default() += 1;
+    }
+    assert_eq!(m.tests.len(), 360);
+    eprintln!("python-1.3.5 (suite, frame length): {shapes:?}");
+    // The 9 v1 suites (0x0014..0x0378), each non-framed and framed at
+    // 512/4096/10240/20480 bytes, 8 messages each.
+    let suites = [
+        0x0014, 0x0046, 0x0078, 0x0114, 0x0146, 0x0178, 0x0214, 0x0346, 0x0378,
+    ];
+    let expected: BTreeMap<(u16, u32), usize> = suites
+        .into_iter()
+        .flat_map(|s| [0, 512, 4096, 10240, 20480].map(|f| ((s, f), 8)))
+        .collect();
+    assert_eq!(shapes, expected);
 }
