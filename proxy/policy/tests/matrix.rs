@@ -1,3 +1,4 @@
+#![allow(clippy::cloned_ref_to_slice_refs)] // test tables read better with literal slices
 //! A table-driven policy matrix: KMS's documented examples, every condition
 //! operator, set qualifiers, policy variables, grants, and validation.
 
