@@ -1,4 +1,4 @@
-#![allow(clippy::cloned_ref_to_slice_refs)] // test tables read better with literal slices
+#![allow(clippy::cloned_ref_to_slice_refs, clippy::type_complexity)] // test tables read better this way
 //! A table-driven policy matrix: KMS's documented examples, every condition
 //! operator, set qualifiers, policy variables, grants, and validation.
 
