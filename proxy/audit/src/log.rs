@@ -1,0 +1,410 @@
+//! The writer: group commit into the active segment, rotation, recovery and
+//! queries.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+
+use crate::verify::{first_seq, segments};
+use crate::{Event, Record, GENESIS};
+
+/// Most events written by one group commit.
+const MAX_BATCH: usize = 4096;
+
+enum Cmd {
+    Append(Box<Event>, oneshot::Sender<Result<u64, String>>),
+    Rotate(oneshot::Sender<Result<PathBuf, String>>),
+}
+
+struct Head {
+    seq: u64,
+    hash: String,
+}
+
+/// The last successful use of each key.
+type Usage = HashMap<String, (String, String)>;
+
+/// An open audit log.
+pub struct AuditLog {
+    dir: PathBuf,
+    tx: Mutex<mpsc::Sender<Cmd>>,
+    usage: Arc<Mutex<Usage>>,
+    head: Arc<Mutex<(u64, String)>>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn segment_path(dir: &Path, first: u64) -> PathBuf {
+    dir.join(format!("audit-{first:012}.jsonl"))
+}
+
+/// Read a segment, dropping a torn last line (a write that never completed,
+/// so never acknowledged); any other damage is an error. Returns the last
+/// record.
+fn recover_segment(path: &Path) -> std::io::Result<Option<Record>> {
+    let mut f = OpenOptions::new().read(true).write(true).open(path)?;
+    let mut good_len = 0u64;
+    let mut last = None;
+    let mut reader = BufReader::new(&mut f);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line)?;
+        if n == 0 {
+            break;
+        }
+        if !line.ends_with('\n') {
+            // A torn tail: the write never completed, so it was never acknowledged.
+            break;
+        }
+        match serde_json::from_str::<Record>(line.trim_end()) {
+            Ok(r) => last = Some(r),
+            Err(e) => {
+                // A complete line that is not a record: never drop it; refuse
+                // to extend a chain that is broken.
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "{}: a complete line is not an audit record ({e}); run `kms-proxy audit verify`",
+                        path.display()
+                    ),
+                ));
+            }
+        }
+        good_len += n as u64;
+    }
+    drop(reader);
+    if f.metadata()?.len() != good_len {
+        f.set_len(good_len)?;
+        f.sync_all()?;
+    }
+    Ok(last)
+}
+
+impl AuditLog {
+    /// Open (or create) the log in `dir`, recovering from a crash.
+    pub fn open(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let files = segments(&[dir.to_path_buf()])?;
+        let mut head = Head {
+            seq: 0,
+            hash: GENESIS.to_string(),
+        };
+        let mut usage = Usage::new();
+        for f in &files {
+            let last = recover_segment(f)?;
+            for r in read_records(f)? {
+                note_usage(&mut usage, &r);
+            }
+            if let Some(r) = last {
+                head = Head {
+                    seq: r.seq,
+                    hash: r.hash,
+                };
+            }
+        }
+        let active_path = files
+            .last()
+            .cloned()
+            .unwrap_or_else(|| segment_path(dir, head.seq + 1));
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&active_path)?;
+        let usage = Arc::new(Mutex::new(usage));
+        let shared_head = Arc::new(Mutex::new((head.seq, head.hash.clone())));
+        let (tx, rx) = mpsc::channel();
+        let writer = Writer {
+            dir: dir.to_path_buf(),
+            file,
+            head,
+            usage: usage.clone(),
+            shared_head: shared_head.clone(),
+            failed: None,
+        };
+        std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || writer.run(rx))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            tx: Mutex::new(tx),
+            usage,
+            head: shared_head,
+        })
+    }
+
+    /// The log's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn send(&self, cmd: Cmd) -> Result<(), String> {
+        self.tx
+            .lock()
+            .map_err(|_| "the audit log is poisoned".to_string())?
+            .send(cmd)
+            .map_err(|_| "the audit writer stopped".to_string())
+    }
+
+    /// Append an event; resolves with its sequence number once it is durable.
+    pub async fn append(&self, event: Event) -> Result<u64, String> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Cmd::Append(Box::new(event), tx))?;
+        rx.await
+            .map_err(|_| "the audit writer stopped".to_string())?
+    }
+
+    /// Close the active segment and start a new one; returns the closed
+    /// segment's path, which may then be archived.
+    pub async fn rotate(&self) -> Result<PathBuf, String> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Cmd::Rotate(tx))?;
+        rx.await
+            .map_err(|_| "the audit writer stopped".to_string())?
+    }
+
+    /// The sequence number and hash of the last durable record.
+    pub fn head(&self) -> (u64, String) {
+        self.head
+            .lock()
+            .map(|h| h.clone())
+            .unwrap_or((0, GENESIS.into()))
+    }
+
+    /// When and by which operation a key was last used successfully.
+    pub fn key_last_usage(&self, key_arn: &str) -> Option<(String, String)> {
+        self.usage.lock().ok()?.get(key_arn).cloned()
+    }
+
+    /// Records matching `q`, newest first, from this log's directory and
+    /// `archives`; `q.before_seq` continues a previous page.
+    pub fn lookup(
+        &self,
+        q: &Query,
+        archives: &[PathBuf],
+    ) -> std::io::Result<(Vec<Record>, Option<u64>)> {
+        let mut dirs = vec![self.dir.clone()];
+        dirs.extend_from_slice(archives);
+        let mut files = segments(&dirs)?;
+        files.reverse();
+        let mut out = Vec::new();
+        let max = q.max_results.clamp(1, 1000);
+        for f in files {
+            if let (Some(first), Some(before)) = (first_seq(&f), q.before_seq) {
+                if first >= before {
+                    continue;
+                }
+            }
+            let mut recs = read_records(&f)?;
+            recs.reverse();
+            for r in recs {
+                if q.before_seq.is_some_and(|b| r.seq >= b) || !q.matches(&r) {
+                    continue;
+                }
+                if out.len() == max {
+                    let next = out.last().map(|l: &Record| l.seq);
+                    return Ok((out, next));
+                }
+                out.push(r);
+            }
+        }
+        Ok((out, None))
+    }
+}
+
+/// A LookupEvents-style filter.
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    /// Only events on this key ARN.
+    pub key_arn: Option<String>,
+    /// Only events of this principal.
+    pub principal: Option<String>,
+    /// Only events of this operation.
+    pub event_name: Option<String>,
+    /// Only events at or after this RFC 3339 time.
+    pub start_time: Option<String>,
+    /// Only events before this RFC 3339 time.
+    pub end_time: Option<String>,
+    /// Page size (1–1000).
+    pub max_results: usize,
+    /// Continue below this sequence number (the previous page's token).
+    pub before_seq: Option<u64>,
+}
+
+impl Query {
+    fn matches(&self, r: &Record) -> bool {
+        let e = &r.event;
+        self.key_arn
+            .as_ref()
+            .map_or(true, |k| e.key_arn.as_ref() == Some(k))
+            && self.principal.as_ref().map_or(true, |p| &e.principal == p)
+            && self
+                .event_name
+                .as_ref()
+                .map_or(true, |n| &e.event_name == n)
+            && self
+                .start_time
+                .as_ref()
+                .map_or(true, |t| e.event_time.as_str() >= t.as_str())
+            && self
+                .end_time
+                .as_ref()
+                .map_or(true, |t| e.event_time.as_str() < t.as_str())
+    }
+}
+
+fn read_records(path: &Path) -> std::io::Result<Vec<Record>> {
+    let f = File::open(path)?;
+    let mut out = Vec::new();
+    for line in BufReader::new(f).lines() {
+        let line = line?;
+        if let Ok(r) = serde_json::from_str::<Record>(&line) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+fn note_usage(usage: &mut Usage, r: &Record) {
+    if let (Some(k), true, None) = (&r.event.key_arn, r.event.allowed, &r.event.error_code) {
+        usage.insert(
+            k.clone(),
+            (r.event.event_time.clone(), r.event.event_name.clone()),
+        );
+    }
+}
+
+struct Writer {
+    dir: PathBuf,
+    file: File,
+    head: Head,
+    usage: Arc<Mutex<Usage>>,
+    shared_head: Arc<Mutex<(u64, String)>>,
+    failed: Option<String>,
+}
+
+impl Writer {
+    fn run(mut self, rx: mpsc::Receiver<Cmd>) {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(c) => batch.push(c),
+                    Err(_) => break,
+                }
+            }
+            let mut pending: Vec<(Record, oneshot::Sender<Result<u64, String>>)> = Vec::new();
+            for cmd in batch {
+                match cmd {
+                    Cmd::Append(event, reply) => {
+                        let r = Record::seal(
+                            self.head.seq + 1 + pending.len() as u64,
+                            &self.prev_of(&pending),
+                            event,
+                        );
+                        pending.push((r, reply));
+                    }
+                    Cmd::Rotate(reply) => {
+                        self.commit(std::mem::take(&mut pending));
+                        let _ = reply.send(self.rotate());
+                    }
+                }
+            }
+            self.commit(pending);
+        }
+    }
+
+    fn prev_of(&self, pending: &[(Record, oneshot::Sender<Result<u64, String>>)]) -> String {
+        pending
+            .last()
+            .map(|(r, _)| r.hash.clone())
+            .unwrap_or_else(|| self.head.hash.clone())
+    }
+
+    fn commit(&mut self, pending: Vec<(Record, oneshot::Sender<Result<u64, String>>)>) {
+        if pending.is_empty() {
+            return;
+        }
+        if let Some(e) = &self.failed {
+            for (_, reply) in pending {
+                let _ = reply.send(Err(e.clone()));
+            }
+            return;
+        }
+        let mut buf = Vec::with_capacity(pending.len() * 512);
+        for (r, _) in &pending {
+            serde_json::to_writer(&mut buf, r).expect("records serialise");
+            buf.push(b'\n');
+        }
+        let start = self.file.seek(SeekFrom::End(0)).unwrap_or(0);
+        let result = self
+            .file
+            .write_all(&buf)
+            .and_then(|_| self.file.sync_data());
+        match result {
+            Ok(()) => {
+                let (last_seq, last_hash) = {
+                    let (r, _) = pending.last().expect("non-empty");
+                    (r.seq, r.hash.clone())
+                };
+                if let Ok(mut u) = self.usage.lock() {
+                    for (r, _) in &pending {
+                        note_usage(&mut u, r);
+                    }
+                }
+                self.head = Head {
+                    seq: last_seq,
+                    hash: last_hash.clone(),
+                };
+                if let Ok(mut h) = self.shared_head.lock() {
+                    *h = (last_seq, last_hash);
+                }
+                for (r, reply) in pending {
+                    let _ = reply.send(Ok(r.seq));
+                }
+            }
+            Err(e) => {
+                // Nothing of this batch is acknowledged; undo the partial write
+                // and refuse everything after, so no call proceeds unrecorded.
+                let _ = self.file.set_len(start);
+                let msg = format!("the audit log cannot be written: {e}");
+                self.failed = Some(msg.clone());
+                for (_, reply) in pending {
+                    let _ = reply.send(Err(msg.clone()));
+                }
+            }
+        }
+    }
+
+    fn rotate(&mut self) -> Result<PathBuf, String> {
+        let closed = segments(std::slice::from_ref(&self.dir))
+            .ok()
+            .and_then(|s| s.last().cloned())
+            .ok_or("no active segment")?;
+        let next = segment_path(&self.dir, self.head.seq + 1);
+        if next == closed {
+            return Err("the active segment is empty; nothing to rotate".into());
+        }
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&next)
+            .map_err(|e| format!("cannot start a new segment: {e}"))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| format!("cannot sync the audit directory: {e}"))?;
+        self.file = file;
+        Ok(closed)
+    }
+}
