@@ -311,7 +311,7 @@ impl Writer {
                         let r = Record::seal(
                             self.head.seq + 1 + pending.len() as u64,
                             &self.prev_of(&pending),
-                            event,
+                            *event,
                         );
                         pending.push((r, reply));
                     }
