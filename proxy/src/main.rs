@@ -1,0 +1,307 @@
+//! The `kms-proxy` command: `init`, `serve`, and admin subcommands for
+//! principals and access keys.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use zeroize::Zeroizing;
+
+use kms_proxy::auth::{access_key_aad, jwt::JwtVerifier, Authenticator};
+use kms_proxy::config::Config;
+use kms_proxy::kms::{now, Kms};
+use kms_proxy::rootkey::{self, random_bytes, RootKey};
+use kms_proxy::server::{router, AppState};
+use kms_proxy::store::sqlite::SqliteStore;
+use kms_proxy::store::{AccessKeyRecord, PrincipalRecord, Store};
+
+#[derive(Parser)]
+#[command(name = "kms-proxy", version, about = "A KMS-compatible key service")]
+struct Cli {
+    /// The TOML configuration file (KMS_PROXY_* variables override it).
+    #[arg(long, short, env = "KMS_PROXY_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the root key (per the config) and a new, empty store.
+    Init,
+    /// Run the server.
+    Serve,
+    /// Manage principals.
+    #[command(subcommand)]
+    Principal(PrincipalCmd),
+    /// Manage SigV4 access keys.
+    #[command(subcommand)]
+    AccessKey(AccessKeyCmd),
+}
+
+#[derive(Subcommand)]
+enum PrincipalCmd {
+    /// Add a principal.
+    Add {
+        /// Its name.
+        name: String,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List principals.
+    List,
+    /// Delete a principal and its access keys.
+    Delete {
+        /// Its name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccessKeyCmd {
+    /// Create an access key for a principal (created if missing); prints it as JSON, once.
+    Create {
+        /// The principal.
+        #[arg(long)]
+        principal: String,
+    },
+    /// List access key ids and their principals.
+    List,
+    /// Delete an access key.
+    Delete {
+        /// The access key id.
+        id: String,
+    },
+}
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kms-proxy: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Res<()> {
+    let cfg = Config::load(cli.config.as_deref(), |k| std::env::var(k).ok())?;
+    match cli.command {
+        Command::Init => init(&cfg),
+        Command::Serve => serve(cfg),
+        Command::Principal(c) => principal(&cfg, c),
+        Command::AccessKey(c) => access_key(&cfg, c),
+    }
+}
+
+fn open(cfg: &Config) -> Res<(Arc<dyn Store>, Arc<RootKey>)> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&cfg.store_path)?);
+    let root = Arc::new(rootkey::load(&cfg.root_key, store.as_ref())?);
+    Ok((store, root))
+}
+
+fn init(cfg: &Config) -> Res<()> {
+    let store = SqliteStore::create(&cfg.store_path)?;
+    match rootkey::init(&cfg.root_key, &store) {
+        Ok((_, shown)) => {
+            if let Some(hex) = shown {
+                eprintln!(
+                    "A new root key was generated. Keep it safe: without it nothing in the store can be recovered."
+                );
+                println!("{}={}", cfg.root_key.env, hex.as_str());
+            }
+            eprintln!("initialised store {}", cfg.store_path.display());
+            Ok(())
+        }
+        Err(e) => {
+            drop(store);
+            // Do not leave a store that no root key opens.
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = cfg.store_path.clone().into_os_string();
+                p.push(suffix);
+                let _ = std::fs::remove_file(p);
+            }
+            Err(e.into())
+        }
+    }
+}
+
+fn jwt_verifier(cfg: &Config) -> Res<Option<JwtVerifier>> {
+    let secret = if let Some(f) = &cfg.jwt.hs256_secret_file {
+        let mut b = Zeroizing::new(std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?);
+        while b.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
+            b.pop();
+        }
+        Some(b)
+    } else if let Some(var) = &cfg.jwt.hs256_secret_env {
+        let v = std::env::var(var).map_err(|_| format!("{var} is not set"))?;
+        Some(Zeroizing::new(v.into_bytes()))
+    } else {
+        None
+    };
+    let Some(secret) = secret else {
+        return Ok(None);
+    };
+    if secret.len() < 32 {
+        return Err("the HS256 secret must be at least 32 bytes".into());
+    }
+    let mut v = JwtVerifier::hs256(secret);
+    v.issuer = cfg.jwt.issuer.clone();
+    v.audience = cfg.jwt.audience.clone();
+    v.principal_claim = cfg.jwt.principal_claim.clone();
+    v.leeway = cfg.jwt.leeway_secs as i64;
+    Ok(Some(v))
+}
+
+fn serve(cfg: Config) -> Res<()> {
+    let (store, root) = open(&cfg)?;
+    let jwt = jwt_verifier(&cfg)?;
+    let kms = Arc::new(Kms::new(
+        store.clone(),
+        root.clone(),
+        cfg.region.clone(),
+        cfg.account.clone(),
+    ));
+    let auth = Arc::new(Authenticator::new(
+        store,
+        root,
+        cfg.region.clone(),
+        cfg.sigv4.max_skew_secs as i64,
+        jwt,
+    ));
+    let state = Arc::new(AppState {
+        kms,
+        auth,
+        max_body: cfg.max_body_bytes,
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
+        let addr = listener.local_addr()?;
+        println!("kms-proxy listening on http://{addr}");
+        std::io::stdout().flush()?;
+        tracing::info!(%addr, region = %cfg.region, account = %cfg.account, "serving");
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(shutdown())
+            .await?;
+        tracing::info!("stopped");
+        Ok::<(), Box<dyn std::error::Error>>(())
+    })
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn principal(cfg: &Config, c: PrincipalCmd) -> Res<()> {
+    let (store, _) = open(cfg)?;
+    match c {
+        PrincipalCmd::Add { name, description } => {
+            store.create_principal(&PrincipalRecord {
+                name: name.clone(),
+                created: now(),
+                description,
+            })?;
+            println!("{name}");
+        }
+        PrincipalCmd::List => {
+            for p in store.list_principals()? {
+                println!("{}\t{}", p.name, p.description);
+            }
+        }
+        PrincipalCmd::Delete { name } => {
+            if !store.delete_principal(&name)? {
+                return Err(format!("no principal {name}").into());
+            }
+        }
+    }
+    Ok(())
+}
+
+const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn random_string(alphabet: &[u8], len: usize) -> Zeroizing<String> {
+    let mut bytes = Zeroizing::new(vec![0u8; len]);
+    random_bytes(&mut bytes);
+    // Both alphabets have a power-of-two size, so this is unbiased.
+    Zeroizing::new(
+        bytes
+            .iter()
+            .map(|b| alphabet[*b as usize % alphabet.len()] as char)
+            .collect(),
+    )
+}
+
+fn access_key(cfg: &Config, c: AccessKeyCmd) -> Res<()> {
+    let (store, root) = open(cfg)?;
+    match c {
+        AccessKeyCmd::Create { principal } => {
+            if store.get_principal(&principal)?.is_none() {
+                store.create_principal(&PrincipalRecord {
+                    name: principal.clone(),
+                    created: now(),
+                    description: String::new(),
+                })?;
+            }
+            let id = format!("AKKP{}", random_string(ID_ALPHABET, 16).as_str());
+            let secret = random_string(SECRET_ALPHABET, 40);
+            store.create_access_key(&AccessKeyRecord {
+                id: id.clone(),
+                principal: principal.clone(),
+                sealed_secret: root.seal(&access_key_aad(&id), secret.as_bytes()),
+                created: now(),
+            })?;
+            let out = Zeroizing::new(
+                serde_json::json!({
+                    "AccessKeyId": id,
+                    "SecretAccessKey": secret.as_str(),
+                    "Principal": principal,
+                })
+                .to_string(),
+            );
+            println!("{}", out.as_str());
+        }
+        AccessKeyCmd::List => {
+            for k in store.list_access_keys()? {
+                println!("{}\t{}", k.id, k.principal);
+            }
+        }
+        AccessKeyCmd::Delete { id } => {
+            if !store.delete_access_key(&id)? {
+                return Err(format!("no access key {id}").into());
+            }
+        }
+    }
+    Ok(())
+}
