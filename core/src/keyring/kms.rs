@@ -227,9 +227,11 @@ mod tests {
 
     /// A KMS stand-in that keeps blobs in memory, to test the keyring logic;
     /// the real service is tested against kms-proxy.
+    type Blobs = HashMap<Vec<u8>, (String, Vec<u8>, EncryptionContext)>;
+
     #[derive(Default)]
     struct MemKms {
-        blobs: RefCell<HashMap<Vec<u8>, (String, Vec<u8>, EncryptionContext)>>,
+        blobs: RefCell<Blobs>,
     }
 
     const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
