@@ -68,6 +68,12 @@ pub struct JwtConfig {
     pub hs256_secret_file: Option<PathBuf>,
     /// A variable holding the HS256 secret.
     pub hs256_secret_env: Option<String>,
+    /// A PEM RSA public key for RS256 tokens.
+    pub rs256_public_key_file: Option<PathBuf>,
+    /// A PEM P-256 public key for ES256 tokens.
+    pub es256_public_key_file: Option<PathBuf>,
+    /// A JWKS file (RSA and P-256 keys, selected by `kid`).
+    pub jwks_file: Option<PathBuf>,
     /// Required `iss`, if set.
     pub issuer: Option<String>,
     /// Required `aud` (one of the token's audiences), if set.
@@ -83,6 +89,9 @@ impl Default for JwtConfig {
         Self {
             hs256_secret_file: None,
             hs256_secret_env: None,
+            rs256_public_key_file: None,
+            es256_public_key_file: None,
+            jwks_file: None,
             issuer: None,
             audience: None,
             principal_claim: "sub".into(),
@@ -175,7 +184,15 @@ impl Config {
         if let Some(p) = self.root_key.passphrase_file.as_mut() {
             fix(p);
         }
-        if let Some(p) = self.jwt.hs256_secret_file.as_mut() {
+        for p in [
+            &mut self.jwt.hs256_secret_file,
+            &mut self.jwt.rs256_public_key_file,
+            &mut self.jwt.es256_public_key_file,
+            &mut self.jwt.jwks_file,
+        ]
+        .into_iter()
+        .flatten()
+        {
             fix(p);
         }
     }
@@ -216,6 +233,9 @@ impl Config {
         }
         if let Some(v) = env("KMS_PROXY_JWT_HS256_SECRET_FILE") {
             self.jwt.hs256_secret_file = Some(v.into());
+        }
+        if let Some(v) = env("KMS_PROXY_JWT_JWKS_FILE") {
+            self.jwt.jwks_file = Some(v.into());
         }
         if let Some(v) = env("KMS_PROXY_JWT_ISSUER") {
             self.jwt.issuer = Some(v);

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use zeroize::Zeroizing;
 
+use kms_proxy::auth::jwk::{self, JwtKey, VerifyKey};
 use kms_proxy::auth::{access_key_aad, jwt::JwtVerifier, Authenticator};
 use kms_proxy::config::Config;
 use kms_proxy::kms::{now, Kms};
@@ -142,30 +143,62 @@ fn init(cfg: &Config) -> Res<()> {
     }
 }
 
-fn jwt_verifier(cfg: &Config) -> Res<Option<JwtVerifier>> {
-    let secret = if let Some(f) = &cfg.jwt.hs256_secret_file {
-        let mut b = Zeroizing::new(std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?);
-        while b.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
-            b.pop();
-        }
-        Some(b)
-    } else if let Some(var) = &cfg.jwt.hs256_secret_env {
-        let v = std::env::var(var).map_err(|_| format!("{var} is not set"))?;
-        Some(Zeroizing::new(v.into_bytes()))
-    } else {
-        None
-    };
-    let Some(secret) = secret else {
-        return Ok(None);
-    };
-    if secret.len() < 32 {
-        return Err("the HS256 secret must be at least 32 bytes".into());
+fn read_secret_file(f: &std::path::Path) -> Res<Zeroizing<Vec<u8>>> {
+    let mut b = Zeroizing::new(std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?);
+    while b.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
+        b.pop();
     }
-    let mut v = JwtVerifier::hs256(secret);
-    v.issuer = cfg.jwt.issuer.clone();
-    v.audience = cfg.jwt.audience.clone();
-    v.principal_claim = cfg.jwt.principal_claim.clone();
-    v.leeway = cfg.jwt.leeway_secs as i64;
+    Ok(b)
+}
+
+fn read_text(f: &std::path::Path) -> Res<String> {
+    Ok(std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?)
+}
+
+fn jwt_verifier(cfg: &Config) -> Res<Option<JwtVerifier>> {
+    let j = &cfg.jwt;
+    let mut keys = Vec::new();
+    let secret = match (&j.hs256_secret_file, &j.hs256_secret_env) {
+        (Some(f), _) => Some(read_secret_file(f)?),
+        (None, Some(var)) => Some(Zeroizing::new(
+            std::env::var(var)
+                .map_err(|_| format!("{var} is not set"))?
+                .into_bytes(),
+        )),
+        (None, None) => None,
+    };
+    if let Some(secret) = secret {
+        if secret.len() < 32 {
+            return Err("the HS256 secret must be at least 32 bytes".into());
+        }
+        keys.push(JwtKey {
+            kid: None,
+            key: VerifyKey::Hs256(secret),
+        });
+    }
+    if let Some(f) = &j.rs256_public_key_file {
+        keys.push(JwtKey {
+            kid: None,
+            key: jwk::rs256_from_pem(&read_text(f)?)?,
+        });
+    }
+    if let Some(f) = &j.es256_public_key_file {
+        keys.push(JwtKey {
+            kid: None,
+            key: jwk::es256_from_pem(&read_text(f)?)?,
+        });
+    }
+    if let Some(f) = &j.jwks_file {
+        keys.extend(jwk::from_jwks(&read_text(f)?)?);
+    }
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let mut v = JwtVerifier::with_keys(keys);
+    v.issuer = j.issuer.clone();
+    v.audience = j.audience.clone();
+    v.principal_claim = j.principal_claim.clone();
+    v.leeway = j.leeway_secs as i64;
     Ok(Some(v))
 }
 

@@ -38,7 +38,7 @@ def proxy_bin() -> str:
 class Proxy:
     """A kms-proxy in its own directory: init, access key, serve, restart."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, jwt_extra=()):
         self.dir = workdir
         self.config = workdir / "kms-proxy.toml"
         (workdir / "jwt.secret").write_bytes(JWT_SECRET)
@@ -57,6 +57,7 @@ class Proxy:
                     'hs256_secret_file = "jwt.secret"',
                     f'issuer = "{ISSUER}"',
                     f'audience = "{AUDIENCE}"',
+                    *jwt_extra,
                     "",
                 ]
             )

@@ -1,7 +1,7 @@
-//! Bearer JWT verification (HS256, compact serialisation).
+//! Bearer JWT verification (HS256, RS256, ES256; compact serialisation).
 //!
-//! Checks, in order: structure, `alg` equal to the configured algorithm (no
-//! `none`, no algorithm switching), the signature in constant time, then
+//! Checks, in order: structure, an `alg` for which a key is configured (no
+//! `none`; keys are typed, so no algorithm confusion), the signature, then
 //! `exp` (required), `nbf`, `iss` and `aud`, with a small leeway. The
 //! principal is the configured claim (default `sub`), which must be a
 //! non-empty string.
@@ -10,6 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
+
+use super::jwk::{JwtKey, VerifyKey};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
@@ -17,7 +19,7 @@ use crate::error::{ErrorKind, KmsError, KmsResult};
 
 /// How tokens are verified.
 pub struct JwtVerifier {
-    secret: Zeroizing<Vec<u8>>,
+    keys: Vec<JwtKey>,
     /// Required issuer.
     pub issuer: Option<String>,
     /// Required audience.
@@ -31,7 +33,7 @@ pub struct JwtVerifier {
 impl std::fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtVerifier")
-            .field("secret", &"[REDACTED]")
+            .field("keys", &self.keys)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("principal_claim", &self.principal_claim)
@@ -65,8 +67,16 @@ fn invalid_because(why: &str) -> KmsError {
 impl JwtVerifier {
     /// A verifier for HS256 tokens.
     pub fn hs256(secret: Zeroizing<Vec<u8>>) -> Self {
+        Self::with_keys(vec![JwtKey {
+            kid: None,
+            key: VerifyKey::Hs256(secret),
+        }])
+    }
+
+    /// A verifier for any of `keys`.
+    pub fn with_keys(keys: Vec<JwtKey>) -> Self {
         Self {
-            secret,
+            keys,
             issuer: None,
             audience: None,
             principal_claim: "sub".into(),
@@ -87,21 +97,33 @@ impl JwtVerifier {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(invalid)?;
-        if header.get("alg").and_then(Value::as_str) != Some("HS256") {
-            return Err(invalid_because("unsupported algorithm"));
-        }
+        let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
+        let kid = header.get("kid").and_then(Value::as_str);
         if header.get("crit").is_some() {
             return Err(invalid_because(
                 "critical header parameters are not supported",
             ));
         }
+        let candidates: Vec<&JwtKey> = self
+            .keys
+            .iter()
+            .filter(|k| k.key.alg() == alg)
+            .filter(|k| match (kid, &k.kid) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Err(invalid_because("unsupported algorithm or unknown key"));
+        }
         let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| invalid())?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("any key length");
-        mac.update(h.as_bytes());
-        mac.update(b".");
-        mac.update(p.as_bytes());
-        // `verify_slice` compares in constant time.
-        mac.verify_slice(&sig).map_err(|_| invalid())?;
+        let signed = format!("{h}.{p}");
+        if !candidates
+            .iter()
+            .any(|k| k.key.verify(signed.as_bytes(), &sig))
+        {
+            return Err(invalid());
+        }
         let claims: Map<String, Value> = URL_SAFE_NO_PAD
             .decode(p)
             .ok()
@@ -173,6 +195,7 @@ pub fn sign_hs256(secret: &[u8], claims: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::jwk::{JwtKey, VerifyKey};
     use serde_json::json;
 
     fn verifier() -> JwtVerifier {
@@ -243,5 +266,30 @@ mod tests {
         let mut parts: Vec<String> = t.split('.').map(String::from).collect();
         parts[1] = URL_SAFE_NO_PAD.encode(json!({"sub": "mallory", "exp": 2000, "iss": "https://issuer.test", "aud": "kms-proxy"}).to_string());
         assert!(v.verify(&parts.join("."), 1000).is_err());
+    }
+
+    #[test]
+    fn es256_tokens_verify_and_keys_are_typed() {
+        use p256::ecdsa::{signature::Signer, Signature, SigningKey};
+        let sk = SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let keys = vec![JwtKey {
+            kid: Some("k1".into()),
+            key: VerifyKey::Es256(*sk.verifying_key()),
+        }];
+        let v = JwtVerifier::with_keys(keys);
+        let make = |header: Value, claims: Value| {
+            let h = URL_SAFE_NO_PAD.encode(header.to_string());
+            let p = URL_SAFE_NO_PAD.encode(claims.to_string());
+            let sig: Signature = sk.sign(format!("{h}.{p}").as_bytes());
+            format!("{h}.{p}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+        };
+        let claims = json!({"sub": "bob", "exp": 2000});
+        let t = make(json!({"alg": "ES256", "kid": "k1"}), claims.clone());
+        assert_eq!(v.verify(&t, 1000).unwrap().principal, "bob");
+        // Unknown kid, and a token claiming another algorithm, are refused.
+        let t = make(json!({"alg": "ES256", "kid": "k2"}), claims.clone());
+        assert!(v.verify(&t, 1000).is_err());
+        let hs = token(claims);
+        assert!(v.verify(&hs, 1000).is_err());
     }
 }

@@ -2,6 +2,7 @@
 //! bearer JWTs for browsers. What a principal may do is [`authz`].
 
 pub mod authz;
+pub mod jwk;
 pub mod jwt;
 pub mod sigv4;
 
