@@ -38,8 +38,10 @@ def proxy_bin() -> str:
 class Proxy:
     """A kms-proxy in its own directory: init, access key, serve, restart."""
 
-    def __init__(self, workdir: Path, jwt_extra=()):
+    def __init__(self, workdir: Path, jwt_extra=(), root_key=('source = "file"', 'file = "root.key"'),
+                 extra_env=None):
         self.dir = workdir
+        self.extra_env = dict(extra_env or {})
         self.config = workdir / "kms-proxy.toml"
         (workdir / "jwt.secret").write_bytes(JWT_SECRET)
         self.config.write_text(
@@ -51,8 +53,7 @@ class Proxy:
                     'store_path = "store.db"',
                     f"max_body_bytes = {MAX_BODY}",
                     "[root_key]",
-                    'source = "file"',
-                    'file = "root.key"',
+                    *root_key,
                     "[jwt]",
                     'hs256_secret_file = "jwt.secret"',
                     f'issuer = "{ISSUER}"',
@@ -83,6 +84,7 @@ class Proxy:
     def env(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("KMS_PROXY_")}
         env["RUST_LOG"] = "info"
+        env.update(self.extra_env)
         return env
 
     def start(self):

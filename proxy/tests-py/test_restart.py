@@ -59,3 +59,33 @@ def test_key_material_is_not_stored_in_the_clear(fresh_proxy):
     assert len(rows) == 1 and rows[0][0] == kid
     sealed = rows[0][4]
     assert len(sealed) == 12 + 32 + 16  # nonce, sealed 32-byte key, tag
+
+
+def test_passphrase_root_key(tmp_path):
+    """Argon2id from a passphrase: the store opens with it, and only with it."""
+    from helpers import Proxy
+
+    env = {"KMS_PROXY_PASSPHRASE": "correct horse battery staple"}
+    p = Proxy(tmp_path, root_key=('source = "passphrase"',), extra_env=env).start()
+    try:
+        kms = p.client()
+        kid = kms.create_key()["KeyMetadata"]["KeyId"]
+        ct = kms.encrypt(KeyId=kid, Plaintext=b"pp")["CiphertextBlob"]
+        p.restart()
+        assert p.client().decrypt(CiphertextBlob=ct)["Plaintext"] == b"pp"
+        p.stop()
+        assert not (tmp_path / "root.key").exists()
+        p.extra_env["KMS_PROXY_PASSPHRASE"] = "wrong horse battery staple"
+        r = subprocess.run([proxy_bin(), "--config", str(p.config), "serve"], capture_output=True, text=True,
+                           timeout=60, env=p.env())
+        assert r.returncode != 0 and "not the root key" in r.stderr
+    finally:
+        p.stop()
+
+
+def test_health_endpoint(proxy):
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(proxy.url + "/health", timeout=5) as r:
+        assert r.status == 200 and json.loads(r.read())["status"] == "ok"
