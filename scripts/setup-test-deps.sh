@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Install what the test suite needs, and skip whatever is already there, so it
+# is cheap to run before every test run (scripts/test.sh does) and safe to run
+# twice. Prints one line per item: "install" or "skip".
+#
+#   * Rust: the wasm32-unknown-unknown target, the rustfmt and clippy components.
+#   * Python: a virtualenv at .venv with interop/requirements.txt (the official
+#     AWS Encryption SDK for Python with its Material Providers Library, pytest).
+#     A stamp in the venv records the hash of the requirements it was built from.
+#   * Hooks, below, for the npm and browser installs that come later.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+say() { printf 'setup-test-deps: %s\n' "$*"; }
+
+# --- Rust --------------------------------------------------------------------
+setup_rust() {
+  if ! command -v rustup >/dev/null 2>&1; then
+    say "skip   rustup is not installed; using the cargo on PATH as it is"
+    return 0
+  fi
+  local installed
+  installed=$(rustup target list --installed)
+  if grep -qx 'wasm32-unknown-unknown' <<<"$installed"; then
+    say "skip   rust target wasm32-unknown-unknown (installed)"
+  else
+    say "install rust target wasm32-unknown-unknown"
+    # Not fatal: nothing in the Rust or Python tests needs it, and the package
+    # tests that do will say so themselves.
+    rustup target add wasm32-unknown-unknown ||
+      say "WARNING: could not add wasm32-unknown-unknown; wasm builds will fail"
+  fi
+  local components comp
+  components=$(rustup component list --installed)
+  for comp in rustfmt clippy; do
+    if grep -q "^${comp}\b" <<<"$components"; then
+      say "skip   rust component $comp (installed)"
+    else
+      say "install rust component $comp"
+      rustup component add "$comp"
+    fi
+  done
+}
+
+# --- Python ------------------------------------------------------------------
+VENV=$ROOT/.venv
+REQS=$ROOT/interop/requirements.txt
+
+pick_python() {
+  local py
+  for py in python3.11 python3.12 python3.13 python3; do
+    if command -v "$py" >/dev/null 2>&1 &&
+      "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+      echo "$py"
+      return 0
+    fi
+  done
+  return 1
+}
+
+setup_python() {
+  local want have=""
+  want=$(sha256sum "$REQS" | cut -d' ' -f1)
+  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+    have=$(cat "$VENV/.requirements.sha256" 2>/dev/null || true)
+  elif [ -e "$VENV" ]; then
+    say "install python venv (the one at .venv is broken; making it anew)"
+    rm -rf "$VENV"
+  fi
+  if [ -n "$have" ] && [ "$have" = "$want" ]; then
+    say "skip   python venv .venv with interop/requirements.txt (up to date)"
+    return 0
+  fi
+  if [ ! -x "$VENV/bin/python" ]; then
+    local py
+    py=$(pick_python) || { say "ERROR: Python 3.11 or newer is needed for the interop tests"; return 1; }
+    say "install python venv .venv ($("$py" --version 2>&1))"
+    "$py" -m venv "$VENV"
+  fi
+  say "install python packages from interop/requirements.txt into .venv"
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQS"
+  echo "$want" >"$VENV/.requirements.sha256"
+}
+
+# --- Hooks for later installs --------------------------------------------------
+# HOOK(npm): install the JavaScript/TypeScript test dependencies (npm ci in the
+# package folders) here. Keep it idempotent: skip when node_modules is current.
+setup_npm() {
+  say "skip   npm dependencies (nothing to install yet)"
+}
+
+# HOOK(browser): install Debian's chromium (and playwright-core through npm)
+# for the browser tests here. Keep it idempotent: skip when /usr/bin/chromium exists.
+setup_browser() {
+  say "skip   browser (nothing to install yet)"
+}
+
+setup_rust
+setup_python
+setup_npm
+setup_browser
+say "done"
