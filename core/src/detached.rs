@@ -406,3 +406,25 @@ fn capture_options(options: &DecryptOptions) -> (DecryptOptions, Arc<Capture>) {
 
 #[cfg(test)]
 mod tests;
+
+/// A readable id of an encrypted data key's wrapping key: `provider id/key
+/// name`. The raw AES keyring's provider info ends with the tag length, IV
+/// length and IV, which are left out; other provider infos are taken as text
+/// (the raw RSA key name, a KMS key ARN).
+pub fn key_id(edk: &crate::materials::EncryptedDataKey) -> String {
+    let info = &edk.provider_info;
+    let tail = 8 + IV_LEN;
+    let name = if info.len() >= tail
+        && info[info.len() - tail..info.len() - IV_LEN]
+            == [0, 0, 0, (TAG_LEN * 8) as u8, 0, 0, 0, IV_LEN as u8]
+    {
+        &info[..info.len() - tail]
+    } else {
+        &info[..]
+    };
+    format!(
+        "{}/{}",
+        edk.provider_id_str(),
+        String::from_utf8_lossy(name)
+    )
+}

@@ -1,0 +1,131 @@
+/** Load the wasm. Optional: every async function loads it on first use; call it before `ciphertextLength`. */
+export default function init(input?: string | URL | Request | Response | BufferSource | WebAssembly.Module): Promise<void>;
+
+/** An ESDK algorithm suite id, e.g. 0x0478 (the default) or 0x0578 (signed). */
+export type SuiteId = 0x0014 | 0x0046 | 0x0078 | 0x0114 | 0x0146 | 0x0178 | 0x0214 | 0x0346 | 0x0378 | 0x0478 | 0x0578;
+export type CommitmentPolicy = 'require-encrypt-require-decrypt' | 'require-encrypt-allow-decrypt' | 'forbid-encrypt-allow-decrypt';
+export type Backend = 'webcrypto' | 'rust';
+export type EncryptionContext = Record<string, string>;
+
+/** Stable error codes (the core's `Error::code`). */
+export type ErrorCode =
+  | 'MALFORMED_MESSAGE' | 'TRUNCATED_MESSAGE' | 'TRAILING_DATA' | 'UNSUPPORTED_VERSION' | 'UNSUPPORTED_SUITE'
+  | 'LIMIT_EXCEEDED' | 'HEADER_AUTH_FAILED' | 'COMMITMENT_MISMATCH' | 'BODY_AUTH_FAILED' | 'SIGNATURE_INVALID'
+  | 'COMMITMENT_POLICY_VIOLATION' | 'SIGNED_MESSAGE_REFUSED' | 'ENCRYPTION_CONTEXT_MISMATCH' | 'NO_DECRYPTABLE_KEY'
+  | 'KEYRING_ERROR' | 'INVALID_KEY' | 'INVALID_ARGUMENT' | 'CRYPTO_ERROR' | 'INVALID_STATE' | (string & {});
+
+export class KmsEnvelopeError extends Error {
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions);
+  readonly name: 'KmsEnvelopeError';
+  readonly code: ErrorCode;
+}
+
+export interface EncryptedDataKey {
+  providerId: string;
+  providerInfo: Uint8Array;
+  ciphertext: Uint8Array;
+}
+
+export interface EncryptionMaterials {
+  suite: SuiteId;
+  encryptionContext: EncryptionContext;
+  plaintextDataKey?: Uint8Array;
+  encryptedDataKeys: EncryptedDataKey[];
+}
+
+export interface DecryptionMaterials {
+  suite: SuiteId;
+  encryptionContext: EncryptionContext;
+  plaintextDataKey?: Uint8Array | null;
+}
+
+/**
+ * A keyring written in JS. `onEncrypt` generates `plaintextDataKey` if there is none (its length is the
+ * suite's key length) and appends an encrypted data key. `onDecrypt` returns materials with
+ * `plaintextDataKey` set, or without it (or null) for "none of these are mine"; throwing is a real failure.
+ */
+export interface CustomKeyring {
+  onEncrypt(materials: EncryptionMaterials): EncryptionMaterials | Promise<EncryptionMaterials>;
+  onDecrypt(
+    materials: DecryptionMaterials,
+    encryptedDataKeys: EncryptedDataKey[],
+  ): DecryptionMaterials | null | undefined | Promise<DecryptionMaterials | null | undefined>;
+}
+
+declare abstract class KeyringHandle {
+  /** Release the wasm memory (the key is zeroized). */
+  free(): void;
+  [Symbol.dispose](): void;
+}
+
+export class RawAesKeyring extends KeyringHandle {
+  private constructor();
+  static create(options: { keyNamespace: string; keyName: string; key: Uint8Array | CryptoKey }): Promise<RawAesKeyring>;
+}
+
+export class MultiKeyring extends KeyringHandle {
+  private constructor();
+  static create(options: { generator?: Keyring; children?: Keyring[] }): Promise<MultiKeyring>;
+}
+
+export type Keyring = RawAesKeyring | MultiKeyring | CustomKeyring;
+
+export interface EncryptOptions {
+  keyring: Keyring;
+  encryptionContext?: EncryptionContext;
+  /** Keys of the context that are authenticated but not stored in the message. */
+  requiredEncryptionContextKeys?: string[];
+  suite?: SuiteId;
+  /** Bytes per frame, 1 ..= 2^32-1; default 65536. */
+  frameLength?: number;
+  commitmentPolicy?: CommitmentPolicy;
+  maxEncryptedDataKeys?: number;
+  backend?: Backend;
+  signal?: AbortSignal;
+  /** Tests only: deterministic randomness, so that two backends can be compared byte for byte. Never use it for real data. */
+  insecureTestSeed?: Uint8Array;
+}
+
+export interface DecryptOptions {
+  keyring: Keyring;
+  /** The reproduced encryption context: stored pairs must match, others are authenticated as required. */
+  encryptionContext?: EncryptionContext;
+  commitmentPolicy?: CommitmentPolicy;
+  /** Refuse signed messages. */
+  unsignedOnly?: boolean;
+  maxEncryptedDataKeys?: number;
+  /** Largest frame accepted (bounds memory); default 64 MiB. */
+  maxFrameLength?: number;
+  maxBodySize?: number;
+  backend?: Backend;
+  signal?: AbortSignal;
+}
+
+export interface DecryptResult<P> {
+  plaintext: P;
+  encryptionContext: EncryptionContext;
+  suite: SuiteId;
+  /** `providerId/keyName` of each encrypted data key in the message. */
+  keyIds: string[];
+}
+
+export function encrypt(data: Uint8Array | Blob, options: EncryptOptions): Promise<Uint8Array>;
+export function encrypt(data: ReadableStream<Uint8Array>, options: EncryptOptions): Promise<ReadableStream<Uint8Array>>;
+
+export function decrypt(data: Uint8Array | Blob, options: DecryptOptions): Promise<DecryptResult<Uint8Array>>;
+export function decrypt(
+  data: ReadableStream<Uint8Array>,
+  options: DecryptOptions,
+): Promise<DecryptResult<ReadableStream<Uint8Array>>>;
+
+export function encryptStream(options: EncryptOptions): TransformStream<Uint8Array, Uint8Array>;
+export function decryptStream(
+  options: DecryptOptions,
+  onHeader?: (info: Omit<DecryptResult<never>, 'plaintext'>) => void,
+): TransformStream<Uint8Array, Uint8Array>;
+
+/** The exact message length (Content-Length), or undefined for custom keyrings. */
+export function ciphertextLength(
+  plaintextLength: number,
+  options: Pick<EncryptOptions, 'keyring' | 'suite' | 'frameLength' | 'encryptionContext' | 'requiredEncryptionContextKeys' | 'commitmentPolicy'>,
+): number | undefined;
