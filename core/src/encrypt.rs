@@ -207,7 +207,7 @@ impl Encryptor {
         debug_assert!(keys
             .commit_key
             .as_ref()
-            .map_or(true, |k| bool::from(k.expose().ct_eq(&header.suite_data))));
+            .is_none_or(|k| bool::from(k.expose().ct_eq(&header.suite_data))));
 
         Ok(Self {
             suite,

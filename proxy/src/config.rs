@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub mod net;
+
+pub use net::{CorsConfig, TimeoutConfig, TlsConfig};
+
 /// Where the root key comes from.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -82,6 +86,8 @@ pub struct JwtConfig {
     pub principal_claim: String,
     /// Clock leeway for `exp` and `nbf`, in seconds.
     pub leeway_secs: u64,
+    /// Groups every JWT principal belongs to, for identity policies.
+    pub groups: Vec<String>,
 }
 
 impl Default for JwtConfig {
@@ -96,6 +102,7 @@ impl Default for JwtConfig {
             audience: None,
             principal_claim: "sub".into(),
             leeway_secs: 60,
+            groups: vec!["jwt-users".into()],
         }
     }
 }
@@ -120,6 +127,65 @@ pub struct Config {
     pub sigv4: SigV4Config,
     /// JWT.
     pub jwt: JwtConfig,
+    /// Built-in TLS.
+    pub tls: TlsConfig,
+    /// CORS allow-list.
+    pub cors: CorsConfig,
+    /// Timeouts.
+    pub timeouts: TimeoutConfig,
+    /// The audit trail.
+    pub audit: AuditConfig,
+    /// Authorisation.
+    pub policy: PolicyConfig,
+}
+
+/// Authorisation settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Whether key policies, identity policies and grants are enforced (on by
+    /// default; off lets every authenticated principal do everything, for
+    /// benchmarks only).
+    pub enforce: bool,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self { enforce: true }
+    }
+}
+
+/// Audit-trail settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Whether requests are audited (on by default; off only for benchmarks).
+    pub enabled: bool,
+    /// The segment directory (default: the store path with `.audit` appended).
+    pub dir: Option<PathBuf>,
+    /// Directories where rotated segments are archived (searched by lookups).
+    pub archive_dirs: Vec<PathBuf>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dir: None,
+            archive_dirs: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// The audit segment directory.
+    pub fn audit_dir(&self) -> PathBuf {
+        self.audit.dir.clone().unwrap_or_else(|| {
+            let mut p = self.store_path.clone().into_os_string();
+            p.push(".audit");
+            PathBuf::from(p)
+        })
+    }
 }
 
 impl Default for Config {
@@ -133,6 +199,11 @@ impl Default for Config {
             root_key: RootKeyConfig::default(),
             sigv4: SigV4Config::default(),
             jwt: JwtConfig::default(),
+            tls: TlsConfig::default(),
+            cors: CorsConfig::default(),
+            timeouts: TimeoutConfig::default(),
+            audit: AuditConfig::default(),
+            policy: PolicyConfig::default(),
         }
     }
 }
@@ -189,10 +260,16 @@ impl Config {
             &mut self.jwt.rs256_public_key_file,
             &mut self.jwt.es256_public_key_file,
             &mut self.jwt.jwks_file,
+            &mut self.tls.cert_file,
+            &mut self.tls.key_file,
+            &mut self.audit.dir,
         ]
         .into_iter()
         .flatten()
         {
+            fix(p);
+        }
+        for p in &mut self.audit.archive_dirs {
             fix(p);
         }
     }
@@ -246,6 +323,25 @@ impl Config {
         if let Some(v) = env("KMS_PROXY_JWT_PRINCIPAL_CLAIM") {
             self.jwt.principal_claim = v;
         }
+        if let Some(v) = env("KMS_PROXY_TLS_CERT_FILE") {
+            self.tls.cert_file = Some(v.into());
+        }
+        if let Some(v) = env("KMS_PROXY_TLS_KEY_FILE") {
+            self.tls.key_file = Some(v.into());
+        }
+        if let Some(v) = env("KMS_PROXY_CORS_ORIGINS") {
+            self.cors.allowed_origins = v
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(String::from)
+                .collect();
+        }
+        if let Some(v) = env("KMS_PROXY_REQUEST_TIMEOUT_SECS") {
+            self.timeouts.request_secs = v
+                .parse()
+                .map_err(|_| ConfigError("KMS_PROXY_REQUEST_TIMEOUT_SECS: not a number".into()))?;
+        }
         Ok(())
     }
 
@@ -268,6 +364,9 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return Err(ConfigError("max_body_bytes must be at least 1024".into()));
         }
+        self.tls.validate()?;
+        self.cors.validate()?;
+        self.timeouts.validate()?;
         Ok(())
     }
 }

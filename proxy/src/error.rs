@@ -47,8 +47,18 @@ pub enum ErrorKind {
     ExpiredToken,
     /// The principal may not perform the action.
     AccessDenied,
+    /// A policy document is malformed or would lock administrators out.
+    MalformedPolicyDocument,
+    /// A size or count limit was exceeded.
+    LimitExceeded,
+    /// A grant token is not valid.
+    InvalidGrantToken,
+    /// A grant id is not valid.
+    InvalidGrantId,
     /// The request body is larger than the configured limit.
     RequestTooLarge,
+    /// The request was not completed within the configured timeout.
+    RequestTimeout,
     /// Unexpected server-side failure (storage, I/O).
     Internal,
 }
@@ -77,7 +87,12 @@ impl ErrorKind {
             Self::InvalidSignature => "InvalidSignatureException",
             Self::ExpiredToken => "ExpiredTokenException",
             Self::AccessDenied => "AccessDeniedException",
+            Self::MalformedPolicyDocument => "MalformedPolicyDocumentException",
+            Self::LimitExceeded => "LimitExceededException",
+            Self::InvalidGrantToken => "InvalidGrantTokenException",
+            Self::InvalidGrantId => "InvalidGrantIdException",
             Self::RequestTooLarge => "RequestEntityTooLargeException",
+            Self::RequestTimeout => "RequestTimeoutException",
             Self::Internal => "KMSInternalException",
         }
     }
@@ -87,6 +102,7 @@ impl ErrorKind {
         match self {
             Self::MissingAuthenticationToken => 403,
             Self::RequestTooLarge => 413,
+            Self::RequestTimeout => 408,
             Self::Internal => 500,
             _ => 400,
         }

@@ -10,14 +10,19 @@
 //! * [`store`]: the storage trait and its SQLite implementation.
 //! * [`kms`]: the operations.
 //! * [`auth`]: SigV4 and JWT authentication, and the authorization hook.
-//! * [`server`]: the HTTP front.
+//! * [`server`]: the HTTP front; [`cors`]: its CORS allow-list.
+//! * [`listen`]: the connection loop (TLS, timeouts, graceful shutdown).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod cors;
 pub mod error;
+pub mod extensions;
 pub mod kms;
+pub mod listen;
 pub mod rootkey;
 pub mod server;
 pub mod store;

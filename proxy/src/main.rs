@@ -9,12 +9,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+
+mod admin;
 use zeroize::Zeroizing;
 
 use kms_proxy::auth::jwk::{self, JwtKey, VerifyKey};
 use kms_proxy::auth::{access_key_aad, jwt::JwtVerifier, Authenticator};
 use kms_proxy::config::Config;
+use kms_proxy::cors::Cors;
 use kms_proxy::kms::{now, Kms};
+use kms_proxy::listen::{self, ServeOptions};
 use kms_proxy::rootkey::{self, random_bytes, RootKey};
 use kms_proxy::server::{router, AppState};
 use kms_proxy::store::sqlite::SqliteStore;
@@ -42,6 +46,12 @@ enum Command {
     /// Manage SigV4 access keys.
     #[command(subcommand)]
     AccessKey(AccessKeyCmd),
+    /// Identity policies, groups, principal tags, and policy simulation.
+    #[command(subcommand)]
+    Policy(admin::PolicyCmd),
+    /// Verify, export, query and rotate the audit trail.
+    #[command(subcommand)]
+    Audit(admin::AuditCmd),
 }
 
 #[derive(Subcommand)]
@@ -108,7 +118,22 @@ fn run(cli: Cli) -> Res<()> {
         Command::Serve => serve(cfg),
         Command::Principal(c) => principal(&cfg, c),
         Command::AccessKey(c) => access_key(&cfg, c),
+        Command::Policy(c) => {
+            let (store, root) = open(&cfg)?;
+            ensure_admin_policy(store.as_ref())?;
+            admin::policy(&cfg, store, root, c)
+        }
+        Command::Audit(c) => admin::audit(&cfg, c),
     }
+}
+
+/// The built-in `AdministratorAccess` identity policy exists in every store.
+fn ensure_admin_policy(store: &dyn Store) -> Res<()> {
+    use kms_proxy::auth::authz::{admin_policy_document, ADMIN_POLICY};
+    if store.get_identity_policy(ADMIN_POLICY)?.is_none() {
+        store.put_identity_policy(ADMIN_POLICY, &admin_policy_document())?;
+    }
+    Ok(())
 }
 
 fn open(cfg: &Config) -> Res<(Arc<dyn Store>, Arc<RootKey>)> {
@@ -205,12 +230,29 @@ fn jwt_verifier(cfg: &Config) -> Res<Option<JwtVerifier>> {
 fn serve(cfg: Config) -> Res<()> {
     let (store, root) = open(&cfg)?;
     let jwt = jwt_verifier(&cfg)?;
-    let kms = Arc::new(Kms::new(
+    let mut kms = Kms::new(
         store.clone(),
         root.clone(),
         cfg.region.clone(),
         cfg.account.clone(),
-    ));
+    );
+    kms.configure_authz(cfg.jwt.groups.clone(), cfg.policy.enforce);
+    let kms = Arc::new(kms);
+    ensure_admin_policy(store.as_ref())?;
+    let audit = if cfg.audit.enabled {
+        let hmac = kms_proxy::audit::hmac_key(store.as_ref(), &root)?;
+        let dir = cfg.audit_dir();
+        let log = kms_proxy_audit::AuditLog::open(&dir)
+            .map_err(|e| format!("cannot open the audit trail in {}: {e}", dir.display()))?;
+        Some(Arc::new(kms_proxy::audit::AuditTrail {
+            log,
+            hasher: kms_proxy_audit::ContextHasher::new(hmac.expose()),
+            archives: cfg.audit.archive_dirs.clone(),
+        }))
+    } else {
+        tracing::warn!("the audit trail is disabled");
+        None
+    };
     let auth = Arc::new(Authenticator::new(
         store,
         root,
@@ -222,19 +264,21 @@ fn serve(cfg: Config) -> Res<()> {
         kms,
         auth,
         max_body: cfg.max_body_bytes,
+        request_timeout: cfg.timeouts.request(),
+        cors: Cors::from_config(&cfg.cors),
+        audit,
     });
+    let opts = ServeOptions::from_config(&cfg.tls, &cfg.timeouts)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
         let addr = listener.local_addr()?;
-        println!("kms-proxy listening on http://{addr}");
+        println!("kms-proxy listening on {}://{addr}", opts.scheme());
         std::io::stdout().flush()?;
         tracing::info!(%addr, region = %cfg.region, account = %cfg.account, "serving");
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(shutdown())
-            .await?;
+        listen::serve(listener, router(state), opts, shutdown()).await?;
         tracing::info!("stopped");
         Ok::<(), Box<dyn std::error::Error>>(())
     })

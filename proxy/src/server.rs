@@ -5,7 +5,7 @@
 //! failure is an AWS-shaped error and changes nothing.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -15,9 +15,12 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::Value;
 
-use crate::auth::{Authenticator, HttpParts};
+use crate::audit::{self as audit_note, AuditTrail};
+use crate::auth::{Authenticator, HttpParts, Principal, RequestInfo};
+use crate::cors::{self, Cors};
 use crate::error::{ErrorKind, KmsError, KmsResult};
 use crate::kms::{now, Kms};
+use crate::listen::ConnInfo;
 
 /// Shared state of the server.
 pub struct AppState {
@@ -27,14 +30,25 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// The largest body accepted.
     pub max_body: usize,
+    /// From the end of the headers to the response.
+    pub request_timeout: Duration,
+    /// CORS, when some origin is allowed.
+    pub cors: Option<Arc<Cors>>,
+    /// The audit trail; every request writes one event before it is answered.
+    pub audit: Option<Arc<AuditTrail>>,
 }
 
 /// The router.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let cors = state.cors.clone();
+    let r = Router::new()
         .route("/", post(handle))
         .route("/health", get(health))
-        .with_state(state)
+        .with_state(state);
+    match cors {
+        Some(c) => r.layer(axum::middleware::from_fn_with_state(c, cors::layer)),
+        None => r,
+    }
 }
 
 async fn health() -> impl IntoResponse {
@@ -71,8 +85,30 @@ struct Parsed {
 }
 
 async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
+    match tokio::time::timeout(
+        state.request_timeout,
+        handle_in_time(&state, req, &request_id),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::warn!(request_id = %request_id, "request timed out");
+            error_response(
+                &request_id,
+                &KmsError::new(
+                    ErrorKind::RequestTimeout,
+                    "The request was not completed in time",
+                ),
+            )
+        }
+    }
+}
+
+async fn handle_in_time(state: &Arc<AppState>, req: Request, request_id: &str) -> Response {
+    let started = Instant::now();
+    let request_id = request_id.to_string();
     let (parts, body) = req.into_parts();
     let too_large = || {
         KmsError::new(
@@ -85,12 +121,26 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
+    let conn = parts.extensions.get::<ConnInfo>().copied();
+    let info = RequestInfo {
+        source_ip: conn.map(|c| c.peer.ip().to_string()),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .chars()
+            .take(256)
+            .collect(),
+        secure: conn.is_some_and(|c| c.secure),
+        via_service: None,
+    };
     if declared.is_some_and(|n| n > state.max_body) {
-        return error_response(&request_id, &too_large());
+        return rejected(state, &parts.headers, &info, &request_id, too_large()).await;
     }
     let body = match axum::body::to_bytes(body, state.max_body).await {
         Ok(b) => b,
-        Err(_) => return error_response(&request_id, &too_large()),
+        Err(_) => return rejected(state, &parts.headers, &info, &request_id, too_large()).await,
     };
     let parsed = Parsed {
         method: parts.method,
@@ -101,7 +151,14 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     };
     let st = state.clone();
     let rid = request_id.clone();
-    let outcome = tokio::task::spawn_blocking(move || process(&st, &parsed, &rid)).await;
+    let outcome = tokio::task::spawn_blocking(move || {
+        audit_note::begin();
+        let (op, principal, result) = process(&st, &parsed, &rid, info);
+        let note = audit_note::take();
+        let result = record(&st, &op, principal.as_ref(), note, &rid, result);
+        (op, result)
+    })
+    .await;
     let (op, result) = match outcome {
         Ok(r) => r,
         Err(e) => (String::new(), Err(KmsError::internal(e))),
@@ -122,19 +179,99 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     }
 }
 
-fn process(state: &AppState, req: &Parsed, request_id: &str) -> (String, KmsResult<Value>) {
-    let target = req
-        .headers
+/// Write the request's audit event (blocking until it is durable). If it
+/// cannot be written, the caller gets an internal error instead of the result:
+/// no key use goes unrecorded.
+fn record(
+    state: &AppState,
+    op: &str,
+    principal: Option<&Principal>,
+    note: audit_note::Note,
+    request_id: &str,
+    result: KmsResult<Value>,
+) -> KmsResult<Value> {
+    let Some(trail) = &state.audit else {
+        return result;
+    };
+    let event = trail.event(
+        op,
+        principal,
+        principal
+            .map(|p| state.kms.authz().principal_arn(p))
+            .unwrap_or_default(),
+        request_id,
+        result.as_ref().err().map(|e| e.kind.code().to_string()),
+        note,
+    );
+    match trail.log.append_blocking(event) {
+        Ok(_) => result,
+        Err(e) => {
+            tracing::error!(error = %e, "audit event not written; failing the request");
+            Err(KmsError::internal("the audit trail cannot be written"))
+        }
+    }
+}
+
+/// Answer a request refused before it reached an operation, after auditing it.
+async fn rejected(
+    state: &AppState,
+    headers: &HeaderMap,
+    info: &RequestInfo,
+    request_id: &str,
+    e: KmsError,
+) -> Response {
+    if let Some(trail) = &state.audit {
+        let op = operation_of(headers).1;
+        let mut note = audit_note::Note {
+            allowed: false,
+            ..Default::default()
+        };
+        note.resources.clear();
+        let mut event = trail.event(
+            &op,
+            None,
+            String::new(),
+            request_id,
+            Some(e.kind.code().into()),
+            note,
+        );
+        event.source_ip = info.source_ip.clone().unwrap_or_default();
+        event.user_agent = info.user_agent.clone();
+        if trail.log.append(event).await.is_err() {
+            return error_response(
+                request_id,
+                &KmsError::internal("the audit trail cannot be written"),
+            );
+        }
+    }
+    error_response(request_id, &e)
+}
+
+/// The target header and the operation it names.
+fn operation_of(headers: &HeaderMap) -> (String, String) {
+    let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
     let op = target
         .strip_prefix("TrentService.")
+        .or_else(|| target.strip_prefix("KmsProxy."))
         .unwrap_or("")
         .to_string();
+    (target, op)
+}
+
+fn process(
+    state: &AppState,
+    req: &Parsed,
+    request_id: &str,
+    info: RequestInfo,
+) -> (String, Option<Principal>, KmsResult<Value>) {
+    let (target, op) = operation_of(&req.headers);
+    let mut authenticated: Option<Principal> = None;
     let result = (|| {
-        let principal = state.auth.authenticate(
+        let mut principal = state.auth.authenticate(
             &HttpParts {
                 method: req.method.as_str(),
                 path: &req.path,
@@ -144,6 +281,24 @@ fn process(state: &AppState, req: &Parsed, request_id: &str) -> (String, KmsResu
             },
             now(),
         )?;
+        principal.info = info;
+        authenticated = Some(principal.clone());
+        process_authenticated(state, req, request_id, &target, &op, &principal)
+    })();
+    (op, authenticated, result)
+}
+
+fn process_authenticated(
+    state: &AppState,
+    req: &Parsed,
+    request_id: &str,
+    target: &str,
+    op: &str,
+    principal: &Principal,
+) -> KmsResult<Value> {
+    let op = op.to_string();
+    let target = target.to_string();
+    let result = (|| {
         if target.is_empty() {
             return Err(KmsError::new(
                 ErrorKind::UnknownOperation,
@@ -178,7 +333,10 @@ fn process(state: &AppState, req: &Parsed, request_id: &str) -> (String, KmsResu
             })?
         };
         tracing::debug!(request_id, principal = %principal.name, op = %op, "authenticated");
-        state.kms.call(&op, &principal, body)
+        if target.starts_with("KmsProxy.") {
+            return crate::extensions::call(state, &op, principal, body);
+        }
+        state.kms.call(&op, principal, body)
     })();
-    (op, result)
+    result
 }

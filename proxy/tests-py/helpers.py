@@ -39,7 +39,9 @@ class Proxy:
     """A kms-proxy in its own directory: init, access key, serve, restart."""
 
     def __init__(self, workdir: Path, jwt_extra=(), root_key=('source = "file"', 'file = "root.key"'),
-                 extra_env=None):
+                 extra_env=None, extra_config=(), open_jwt_users=True):
+        """`extra_config`: more TOML lines, appended after the [jwt] table
+        (so they start with a table header of their own)."""
         self.dir = workdir
         self.extra_env = dict(extra_env or {})
         self.config = workdir / "kms-proxy.toml"
@@ -59,6 +61,7 @@ class Proxy:
                     f'issuer = "{ISSUER}"',
                     f'audience = "{AUDIENCE}"',
                     *jwt_extra,
+                    *extra_config,
                     "",
                 ]
             )
@@ -70,6 +73,11 @@ class Proxy:
         creds = json.loads(self.run("access-key", "create", "--principal", "admin").stdout)
         self.access_key = creds["AccessKeyId"]
         self.secret_key = creds["SecretAccessKey"]
+        # Policies are enforced: the admin and (unless a test says otherwise)
+        # every JWT principal get the built-in administrator identity policy.
+        self.run("policy", "attach", "AdministratorAccess", "--principal", "admin")
+        if open_jwt_users:
+            self.run("policy", "attach", "AdministratorAccess", "--group", "jwt-users")
 
     def run(self, *args, check=True):
         return subprocess.run(
@@ -116,13 +124,14 @@ class Proxy:
         self.stop()
         return self.start()
 
-    def client(self, access_key=None, secret_key=None):
+    def client(self, access_key=None, secret_key=None, verify=None):
         return boto3.client(
             "kms",
             endpoint_url=self.url,
             region_name=REGION,
             aws_access_key_id=access_key or self.access_key,
             aws_secret_access_key=secret_key or self.secret_key,
+            verify=verify,
             config=BotoConfig(retries={"max_attempts": 1, "mode": "standard"}),
         )
 

@@ -32,7 +32,7 @@ def unchanged(proxy):
         ("CreateKey", {"Description": 42}, 400, "SerializationException"),
         ("CreateKey", {"Tags": "not-a-list"}, 400, "SerializationException"),
         ("CreateKey", {"KeyUsage": "SIGN_VERIFY"}, 400, "UnsupportedOperationException"),
-        ("CreateKey", {"Policy": "{ not json"}, 400, "ValidationException"),
+        ("CreateKey", {"Policy": "{ not json"}, 400, "MalformedPolicyDocumentException"),
         ("GenerateDataKey", {"KeyId": 7, "KeySpec": "AES_256"}, 400, "SerializationException"),
         ("GenerateDataKey", {"KeySpec": "AES_256"}, 400, "ValidationException"),
         ("Encrypt", {"KeyId": "alias/none", "Plaintext": "!!!"}, 400, "SerializationException"),

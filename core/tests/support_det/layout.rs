@@ -11,7 +11,7 @@ pub fn regions(msg: &[u8]) -> Vec<&'static str> {
     let u16_at = |p: usize| u16::from_be_bytes([msg[p], msg[p + 1]]) as usize;
     let u32_at = |p: usize| u32::from_be_bytes([msg[p], msg[p + 1], msg[p + 2], msg[p + 3]]);
     let push = |r: &mut Vec<&'static str>, pos: &mut usize, name: &'static str, n: usize| {
-        r.extend(std::iter::repeat(name).take(n));
+        r.extend(std::iter::repeat_n(name, n));
         *pos += n;
     };
     let v2 = msg[0] == 2;

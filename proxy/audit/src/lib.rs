@@ -29,7 +29,7 @@ mod log;
 mod verify;
 
 pub use log::{AuditLog, Query};
-pub use verify::{verify, VerifyFailure, VerifyReport};
+pub use verify::{records, verify, VerifyFailure, VerifyReport};
 
 /// What happened in one API call.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

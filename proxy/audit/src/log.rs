@@ -165,6 +165,15 @@ impl AuditLog {
             .map_err(|_| "the audit writer stopped".to_string())?
     }
 
+    /// [`append`](Self::append) for a thread that is not async (it blocks
+    /// until the event is durable). Must not be called on an async worker.
+    pub fn append_blocking(&self, event: Event) -> Result<u64, String> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Cmd::Append(Box::new(event), tx))?;
+        rx.blocking_recv()
+            .map_err(|_| "the audit writer stopped".to_string())?
+    }
+
     /// Close the active segment and start a new one; returns the closed
     /// segment's path, which may then be archived.
     pub async fn rotate(&self) -> Result<PathBuf, String> {
@@ -247,20 +256,17 @@ impl Query {
         let e = &r.event;
         self.key_arn
             .as_ref()
-            .map_or(true, |k| e.key_arn.as_ref() == Some(k))
-            && self.principal.as_ref().map_or(true, |p| &e.principal == p)
-            && self
-                .event_name
-                .as_ref()
-                .map_or(true, |n| &e.event_name == n)
+            .is_none_or(|k| e.key_arn.as_ref() == Some(k))
+            && self.principal.as_ref().is_none_or(|p| &e.principal == p)
+            && self.event_name.as_ref().is_none_or(|n| &e.event_name == n)
             && self
                 .start_time
                 .as_ref()
-                .map_or(true, |t| e.event_time.as_str() >= t.as_str())
+                .is_none_or(|t| e.event_time.as_str() >= t.as_str())
             && self
                 .end_time
                 .as_ref()
-                .map_or(true, |t| e.event_time.as_str() < t.as_str())
+                .is_none_or(|t| e.event_time.as_str() < t.as_str())
     }
 }
 

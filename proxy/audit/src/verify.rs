@@ -154,3 +154,17 @@ pub fn verify(
         head: (seq, prev),
     })
 }
+
+/// Every record under `paths`, in chain order (unverified: call [`verify`] first).
+pub fn records(paths: &[PathBuf]) -> std::io::Result<Vec<Record>> {
+    let mut out = Vec::new();
+    for f in segments(paths)? {
+        for line in BufReader::new(std::fs::File::open(&f)?).lines() {
+            let line = line?;
+            if let Ok(r) = serde_json::from_str::<Record>(&line) {
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -445,7 +445,7 @@ impl Condition {
         let present = ctx.get(&self.key);
         if self.op == Op::Null {
             let want_absent = self.values.iter().any(|v| v.eq_ignore_ascii_case("true"));
-            return want_absent == present.map_or(true, |v| v.is_empty());
+            return want_absent == present.is_none_or(|v| v.is_empty());
         }
         let values: Vec<String> = self
             .values

@@ -127,8 +127,10 @@ fn actions(v: &Value) -> Result<Vec<String>, PolicyError> {
     for a in &list {
         let ok = a == "*"
             || a.split_once(':').is_some_and(|(svc, name)| {
-                matches!(svc.to_ascii_lowercase().as_str(), "kms" | "ssm")
-                    && !name.is_empty()
+                matches!(
+                    svc.to_ascii_lowercase().as_str(),
+                    "kms" | "ssm" | "cloudtrail"
+                ) && !name.is_empty()
                     && name
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?')

@@ -171,7 +171,7 @@ fn statement_applies(stmt: &Statement, ctx: &RequestContext) -> PrincipalMatch {
         || !stmt
             .resource
             .as_ref()
-            .map_or(true, |r| matcher_hits(r, &ctx.resource, false, ctx))
+            .is_none_or(|r| matcher_hits(r, &ctx.resource, false, ctx))
         || !stmt.conditions.iter().all(|c| c.eval(ctx))
     {
         return PrincipalMatch::No;
@@ -239,11 +239,11 @@ impl Grant {
         self.key_arn == ctx.resource
             && self.grantee == ctx.caller.arn
             && self.operations.iter().any(|o| o == op)
-            && self.context_equals.as_ref().map_or(true, |e| e == context)
+            && self.context_equals.as_ref().is_none_or(|e| e == context)
             && self
                 .context_subset
                 .as_ref()
-                .map_or(true, |s| s.iter().all(|(k, v)| context.get(k) == Some(v)))
+                .is_none_or(|s| s.iter().all(|(k, v)| context.get(k) == Some(v)))
     }
 }
 

@@ -1,23 +1,48 @@
-//! Authorization: what an authenticated principal may do.
+//! Authorisation: what an authenticated principal may do.
 //!
-//! **Current policy: every authenticated principal may perform every
-//! action on every customer key.** This is the single hook where key
-//! policies, identity policies and grants (the next issue) plug in; every
-//! operation calls [`authorize`] after resolving its key and before changing
-//! any state or using any key material, so an error here always leaves the
-//! store untouched. The audit trail will record the decision taken here.
+//! KMS's rule, with the engine in `kms-proxy-policy`: an explicit Deny in the
+//! key policy or an identity policy wins; otherwise the request is allowed if
+//! the key policy allows the principal directly, or delegates to the account
+//! (`arn:aws:iam::<account>:root`) and one of the principal's identity
+//! policies allows it, or a grant on the key allows it. Requests without a
+//! key (CreateKey, ListKeys, ...) are decided by identity policies alone.
+//! Every decision is noted for the audit trail.
+//!
+//! Principals are named `arn:aws:iam::<account>:user/<name>` (SigV4 access
+//! keys and JWT subjects alike); the principal named `root` is the account
+//! root.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
-use super::Principal;
-use crate::error::KmsResult;
-use crate::store::KeyRecord;
+use kms_proxy_policy::{
+    default_key_policy, evaluate, Caller, Decision, Grant, Policy, PolicyKind, RequestContext,
+};
+use serde_json::Value;
+
+use super::{AuthMethod, Principal};
+use crate::audit::note;
+use crate::error::{ErrorKind, KmsError, KmsResult};
+use crate::store::policy::GrantRecord;
+use crate::store::{KeyRecord, Store};
+
+/// The built-in identity policy that allows every KMS and audit action.
+pub const ADMIN_POLICY: &str = "AdministratorAccess";
+
+/// The document of [`ADMIN_POLICY`].
+pub fn admin_policy_document() -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "Admin", "Effect": "Allow", "Action": ["kms:*", "cloudtrail:*"], "Resource": "*"}]
+    })
+    .to_string()
+}
 
 /// What is being asked for.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthzRequest<'a> {
     /// The IAM action, e.g. `kms:Decrypt`.
-    pub action: &'static str,
+    pub action: &'a str,
     /// The key acted on, if any (None for CreateKey, ListKeys, GenerateRandom...).
     pub key: Option<&'a KeyRecord>,
     /// The encryption context of the request, for `kms:EncryptionContext:*`.
@@ -26,14 +51,345 @@ pub struct AuthzRequest<'a> {
     pub request_alias: Option<&'a str>,
 }
 
-/// Decide whether `principal` may do `request`. Today: yes, for any
-/// authenticated principal (see the module documentation).
-pub fn authorize(principal: &Principal, request: &AuthzRequest<'_>) -> KmsResult<()> {
-    tracing::debug!(
-        principal = %principal.name,
-        action = request.action,
-        key = request.key.map(|k| k.id.as_str()),
-        "authorized (authenticated principals are allowed)"
-    );
-    Ok(())
+/// A principal's identity policies, by name.
+type IdentityPolicies = Arc<Vec<(String, Policy)>>;
+
+/// Parsed policies, cached by their text and the store's policy generation.
+#[derive(Default)]
+struct Cache {
+    key_policies: HashMap<String, Arc<Policy>>,
+    identity: HashMap<String, (i64, IdentityPolicies)>,
+}
+
+/// The authoriser.
+pub struct Authz {
+    account: String,
+    region: String,
+    jwt_groups: Vec<String>,
+    delegate: Policy,
+    cache: Mutex<Cache>,
+    enforce: bool,
+}
+
+impl std::fmt::Debug for Authz {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authz")
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+fn claim_values(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().flat_map(claim_values).collect(),
+        Value::Null => vec![],
+        other => vec![other.to_string()],
+    }
+}
+
+impl Authz {
+    /// An authoriser for an account. JWT principals are members of `jwt_groups`.
+    pub fn new(account: &str, region: &str, jwt_groups: Vec<String>) -> Self {
+        Self {
+            account: account.into(),
+            region: region.into(),
+            jwt_groups,
+            delegate: Policy::parse(&default_key_policy(account), PolicyKind::Key)
+                .expect("the default key policy parses"),
+            cache: Mutex::new(Cache::default()),
+            enforce: true,
+        }
+    }
+
+    /// Turn enforcement off (every authenticated principal may do anything);
+    /// for benchmarks only. Decisions are still noted as allowed.
+    pub fn without_enforcement(mut self) -> Self {
+        self.enforce = false;
+        self
+    }
+
+    /// The account.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The principal's ARN.
+    pub fn principal_arn(&self, p: &Principal) -> String {
+        self.arn_of(&p.name)
+    }
+
+    /// The ARN of a principal name.
+    pub fn arn_of(&self, name: &str) -> String {
+        if name == "root" {
+            format!("arn:aws:iam::{}:root", self.account)
+        } else {
+            format!("arn:aws:iam::{}:user/{name}", self.account)
+        }
+    }
+
+    /// The key ARN.
+    pub fn key_arn(&self, id: &str) -> String {
+        format!("arn:aws:kms:{}:{}:key/{id}", self.region, self.account)
+    }
+
+    /// The groups of a principal beyond the store's: every JWT principal is
+    /// in the configured groups.
+    fn extra_groups(&self, p: &Principal) -> Vec<String> {
+        match p.method {
+            AuthMethod::Jwt { .. } => self.jwt_groups.clone(),
+            AuthMethod::SigV4 { .. } => Vec::new(),
+        }
+    }
+
+    /// The request context the engine sees.
+    pub fn context(
+        &self,
+        store: &dyn Store,
+        p: &Principal,
+        req: &AuthzRequest<'_>,
+    ) -> KmsResult<RequestContext> {
+        let arn = self.principal_arn(p);
+        let resource = req
+            .key
+            .map_or_else(|| "*".to_string(), |k| self.key_arn(&k.id));
+        let mut ctx = RequestContext::new(
+            Caller {
+                arn: arn.clone(),
+                account: self.account.clone(),
+            },
+            req.action,
+            &resource,
+        );
+        if let Some(ec) = req.encryption_context {
+            ctx.set_encryption_context(ec);
+        }
+        let one = |s: &str| vec![s.to_string()];
+        ctx.set("kms:CallerAccount", one(&self.account))
+            .set("aws:username", one(&p.name))
+            .set("aws:userid", one(&p.name))
+            .set("aws:PrincipalArn", one(&arn))
+            .set("aws:PrincipalAccount", one(&self.account))
+            .set(
+                "aws:PrincipalType",
+                one(if p.name == "root" { "Account" } else { "User" }),
+            )
+            .set(
+                "aws:SecureTransport",
+                one(if p.info.secure { "true" } else { "false" }),
+            );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        ctx.set(
+            "aws:CurrentTime",
+            one(&kms_proxy_audit::rfc3339(now.as_secs() as i64, 0)),
+        )
+        .set("aws:EpochTime", one(&now.as_secs().to_string()));
+        if let Some(ip) = &p.info.source_ip {
+            ctx.set("aws:SourceIp", one(ip));
+        }
+        if !p.info.user_agent.is_empty() {
+            ctx.set("aws:UserAgent", one(&p.info.user_agent));
+        }
+        if let Some(a) = req.request_alias {
+            let name = a
+                .rsplit_once(":alias/")
+                .map_or(a.to_string(), |(_, n)| format!("alias/{n}"));
+            ctx.set("kms:RequestAlias", vec![name]);
+        }
+        if let Some(v) = &p.info.via_service {
+            ctx.set("kms:ViaService", one(v));
+        }
+        if req.action == "kms:CreateGrant" {
+            ctx.set(
+                "kms:GrantIsForAWSResource",
+                one(if p.info.via_service.is_some() {
+                    "true"
+                } else {
+                    "false"
+                }),
+            );
+        }
+        for (k, v) in store.principal_tags(&p.name).map_err(KmsError::internal)? {
+            ctx.set(&format!("aws:PrincipalTag/{k}"), vec![v]);
+        }
+        if let AuthMethod::Jwt { claims } = &p.method {
+            for (k, v) in claims {
+                let vals = claim_values(v);
+                if !vals.is_empty() {
+                    ctx.set(&format!("jwt:{k}"), vals);
+                }
+            }
+        }
+        Ok(ctx)
+    }
+
+    fn key_policy(&self, text: &str) -> Option<Arc<Policy>> {
+        let mut c = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = c.key_policies.get(text) {
+            return Some(p.clone());
+        }
+        match Policy::parse(text, PolicyKind::Key) {
+            Ok(p) => {
+                let p = Arc::new(p);
+                if c.key_policies.len() > 10_000 {
+                    c.key_policies.clear();
+                }
+                c.key_policies.insert(text.to_string(), p.clone());
+                Some(p)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a stored key policy does not parse; denying");
+                None
+            }
+        }
+    }
+
+    fn identity_policies(&self, store: &dyn Store, p: &Principal) -> KmsResult<IdentityPolicies> {
+        let generation = store.policy_generation().map_err(KmsError::internal)?;
+        let groups = self.extra_groups(p);
+        let cache_key = format!("{}\u{0}{}", p.name, groups.join("\u{0}"));
+        {
+            let c = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((g, v)) = c.identity.get(&cache_key) {
+                if *g == generation {
+                    return Ok(v.clone());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (name, doc) in store
+            .policies_for(&p.name, &groups)
+            .map_err(KmsError::internal)?
+        {
+            match Policy::parse(&doc, PolicyKind::Identity) {
+                Ok(pol) => out.push((name, pol)),
+                Err(e) => {
+                    tracing::error!(policy = %name, error = %e, "a stored identity policy does not parse; ignoring it")
+                }
+            }
+        }
+        let out = Arc::new(out);
+        let mut c = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if c.identity.len() > 10_000 {
+            c.identity.clear();
+        }
+        c.identity.insert(cache_key, (generation, out.clone()));
+        Ok(out)
+    }
+
+    /// The engine's grant form of a stored grant.
+    pub fn grant(&self, g: &GrantRecord) -> Grant {
+        Grant {
+            id: g.id.clone(),
+            key_arn: self.key_arn(&g.key_id),
+            grantee: g.grantee.clone(),
+            operations: g.operations.clone(),
+            context_equals: g.context_equals.clone(),
+            context_subset: g.context_subset.clone(),
+        }
+    }
+
+    /// Decide a request without recording anything.
+    pub fn decide(
+        &self,
+        store: &dyn Store,
+        p: &Principal,
+        req: &AuthzRequest<'_>,
+    ) -> KmsResult<Decision> {
+        let ctx = self.context(store, p, req)?;
+        let identity = self.identity_policies(store, p)?;
+        let empty = BTreeMap::new();
+        let ec = req.encryption_context.unwrap_or(&empty);
+        Ok(match req.key {
+            None => evaluate(&ctx, &self.delegate, &identity, &[], ec),
+            Some(key) => {
+                let text = key
+                    .policy
+                    .clone()
+                    .unwrap_or_else(|| default_key_policy(&self.account));
+                let Some(kp) = self.key_policy(&text) else {
+                    return Ok(Decision::ImplicitDeny);
+                };
+                let grants: Vec<Grant> = store
+                    .list_grants(&key.id)
+                    .map_err(KmsError::internal)?
+                    .iter()
+                    .map(|g| self.grant(g))
+                    .collect();
+                evaluate(&ctx, &kp, &identity, &grants, ec)
+            }
+        })
+    }
+
+    /// Decide, note the decision for the audit trail, and turn a denial
+    /// into KMS's AccessDeniedException.
+    pub fn authorize(
+        &self,
+        store: &dyn Store,
+        p: &Principal,
+        req: &AuthzRequest<'_>,
+    ) -> KmsResult<()> {
+        if let Some(k) = req.key {
+            note(|n| {
+                n.key_arn = Some(self.key_arn(&k.id));
+                if n.key_version.is_none() {
+                    n.key_version = Some(k.current_version);
+                }
+            });
+        }
+        if let Some(ec) = req.encryption_context {
+            note(|n| n.encryption_context = ec.clone());
+        }
+        if !self.enforce {
+            note(|n| n.decided_by = Some("policy enforcement is off".into()));
+            return Ok(());
+        }
+        let d = self.decide(store, p, req)?;
+        let resource = req
+            .key
+            .map_or_else(|| "*".to_string(), |k| self.key_arn(&k.id));
+        let by = describe(&d);
+        note(|n| {
+            n.allowed = d.allowed();
+            n.decided_by = by.clone();
+        });
+        match d {
+            Decision::Allow(_) => Ok(()),
+            Decision::ExplicitDeny(s) => Err(KmsError::new(
+                ErrorKind::AccessDenied,
+                format!(
+                    "User: {} is not authorized to perform: {} on resource: {resource} with an explicit deny in {} (statement {})",
+                    self.principal_arn(p),
+                    req.action,
+                    s.policy,
+                    s.statement
+                ),
+            )),
+            Decision::ImplicitDeny => Err(KmsError::new(
+                ErrorKind::AccessDenied,
+                format!(
+                    "User: {} is not authorized to perform: {} on resource: {resource} because no policy or grant allows the {} action",
+                    self.principal_arn(p),
+                    req.action,
+                    req.action
+                ),
+            )),
+        }
+    }
+}
+
+/// A one-line account of a decision.
+pub fn describe(d: &Decision) -> Option<String> {
+    match d {
+        Decision::Allow(src) => Some(
+            src.iter()
+                .map(|s| format!("{}/{}", s.policy, s.statement))
+                .collect::<Vec<_>>()
+                .join(" + "),
+        ),
+        Decision::ExplicitDeny(s) => Some(format!("deny: {}/{}", s.policy, s.statement)),
+        Decision::ImplicitDeny => None,
+    }
 }

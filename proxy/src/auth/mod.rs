@@ -37,6 +37,21 @@ pub struct Principal {
     pub name: String,
     /// How it authenticated.
     pub method: AuthMethod,
+    /// Where and how the request came (for policy conditions and the audit trail).
+    pub info: RequestInfo,
+}
+
+/// Facts about the request that policies can test.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestInfo {
+    /// The client's IP address.
+    pub source_ip: Option<String>,
+    /// The User-Agent header.
+    pub user_agent: String,
+    /// Whether the connection was TLS.
+    pub secure: bool,
+    /// The proxy feature acting for the caller (`kms:ViaService`), if any.
+    pub via_service: Option<String>,
 }
 
 /// The sealing label of an access key's secret.
@@ -109,6 +124,7 @@ impl Authenticator {
             return Ok(Principal {
                 name: t.principal,
                 method: AuthMethod::Jwt { claims: t.claims },
+                info: RequestInfo::default(),
             });
         }
         if req.headers.contains_key("x-amz-security-token") {
@@ -148,6 +164,7 @@ impl Authenticator {
             method: AuthMethod::SigV4 {
                 access_key_id: record.id,
             },
+            info: RequestInfo::default(),
         })
     }
 }

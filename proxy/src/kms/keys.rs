@@ -30,7 +30,6 @@ struct CreateKeyReq {
     tags: Option<Vec<Tag>>,
     policy: Option<String>,
     multi_region: Option<bool>,
-    #[allow(dead_code)]
     bypass_policy_lockout_safety_check: Option<bool>,
 }
 
@@ -163,13 +162,16 @@ impl Kms {
         }
         if let Some(policy) = &r.policy {
             params::length(policy, "Policy", 1, 32_768)?;
-            serde_json::from_str::<Value>(policy).map_err(|_| {
-                KmsError::new(ErrorKind::Validation, "The key policy is not valid JSON")
-            })?;
         }
         let tags = check_tags(r.tags.unwrap_or_default())?;
         self.authorize(p, "kms:CreateKey", None, None, None)?;
         let id = Uuid::new_v4().to_string();
+        let policy = self.initial_key_policy(
+            p,
+            r.policy,
+            &id,
+            r.bypass_policy_lockout_safety_check == Some(true),
+        )?;
         let key = KeyRecord {
             id: id.clone(),
             created: now(),
@@ -183,7 +185,7 @@ impl Kms {
             next_rotation: None,
             current_version: 1,
             tags: tags.into_iter().collect(),
-            policy: r.policy,
+            policy: Some(policy),
         };
         let first = self.new_version(&id, 1, Origin::Initial);
         self.store
@@ -385,7 +387,7 @@ impl Kms {
         let mut page: Vec<(&String, &String)> = key
             .tags
             .iter()
-            .filter(|(k, _)| after.as_ref().map_or(true, |a| *k > a))
+            .filter(|(k, _)| after.as_ref().is_none_or(|a| *k > a))
             .take(limit + 1)
             .collect();
         let more = page.len() > limit;

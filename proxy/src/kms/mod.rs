@@ -5,8 +5,10 @@
 pub mod aliases;
 pub mod blob;
 pub mod crypto;
+pub mod grants;
 pub mod keys;
 pub mod params;
+pub mod policy;
 pub mod rotation;
 
 use std::collections::HashMap;
@@ -16,7 +18,7 @@ use kms_envelope_core::SecretBytes;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::auth::authz::{authorize, AuthzRequest};
+use crate::auth::authz::{Authz, AuthzRequest};
 use crate::auth::Principal;
 use crate::error::{ErrorKind, KmsError, KmsResult};
 use crate::rootkey::{random_bytes, RootKey};
@@ -51,6 +53,7 @@ pub struct Kms {
     /// Serialises read-modify-write sequences on the store.
     write_lock: Mutex<()>,
     material: RwLock<HashMap<(String, u32), Arc<SecretBytes>>>,
+    authz: Authz,
 }
 
 fn store_err(e: StoreError) -> KmsError {
@@ -66,6 +69,7 @@ impl Kms {
     /// A service over a store whose root key has been checked.
     pub fn new(store: Arc<dyn Store>, root: Arc<RootKey>, region: String, account: String) -> Self {
         Self {
+            authz: Authz::new(&account, &region, Vec::new()),
             store,
             root,
             region,
@@ -119,6 +123,14 @@ impl Kms {
             "GetKeyRotationStatus" => self.rotation_status(principal, body),
             "RotateKeyOnDemand" => self.rotate_on_demand(principal, body),
             "ListKeyRotations" => self.list_rotations(principal, body),
+            "PutKeyPolicy" => self.put_key_policy(principal, body),
+            "GetKeyPolicy" => self.get_key_policy(principal, body),
+            "ListKeyPolicies" => self.list_key_policies(principal, body),
+            "CreateGrant" => self.create_grant(principal, body),
+            "ListGrants" => self.list_grants(principal, body),
+            "ListRetirableGrants" => self.list_retirable_grants(principal, body),
+            "RetireGrant" => self.retire_grant(principal, body),
+            "RevokeGrant" => self.revoke_grant(principal, body),
             _ => Err(KmsError::new(
                 ErrorKind::UnknownOperation,
                 format!("Unknown operation {op}"),
@@ -311,7 +323,8 @@ impl Kms {
         encryption_context: Option<&std::collections::BTreeMap<String, String>>,
         request_alias: Option<&str>,
     ) -> KmsResult<()> {
-        authorize(
+        self.authz.authorize(
+            self.store.as_ref(),
             principal,
             &AuthzRequest {
                 action,
@@ -320,6 +333,18 @@ impl Kms {
                 request_alias,
             },
         )
+    }
+
+    /// The authoriser.
+    pub fn authz(&self) -> &Authz {
+        &self.authz
+    }
+
+    /// Configure authorisation: the groups every JWT principal is in, and
+    /// whether policies are enforced.
+    pub fn configure_authz(&mut self, jwt_groups: Vec<String>, enforce: bool) {
+        let a = Authz::new(&self.account, &self.region, jwt_groups);
+        self.authz = if enforce { a } else { a.without_enforcement() };
     }
 
     /// Fail unless the key can be used for cryptography.

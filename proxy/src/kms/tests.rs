@@ -4,7 +4,15 @@ use crate::store::sqlite::SqliteStore;
 use serde_json::json;
 
 fn kms() -> Kms {
+    use crate::auth::authz::{admin_policy_document, ADMIN_POLICY};
+    use crate::store::policy::PolicyTarget;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    store
+        .put_identity_policy(ADMIN_POLICY, &admin_policy_document())
+        .unwrap();
+    store
+        .attach_policy(ADMIN_POLICY, &PolicyTarget::Principal("alice".into()))
+        .unwrap();
     let (root, _) = RootKey::generate();
     Kms::new(
         store,
@@ -20,6 +28,7 @@ fn alice() -> Principal {
         method: AuthMethod::SigV4 {
             access_key_id: "AK".into(),
         },
+        info: Default::default(),
     }
 }
 

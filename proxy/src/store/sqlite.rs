@@ -114,6 +114,7 @@ impl SqliteStore {
             .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
+        conn.execute_batch(policy::SCHEMA).map_err(backend)?;
         Ok(())
     }
 
@@ -459,6 +460,8 @@ impl Store for SqliteStore {
             .map(|n| n > 0)
     }
 }
+
+mod policy;
 
 #[cfg(test)]
 mod tests;
