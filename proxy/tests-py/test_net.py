@@ -104,7 +104,9 @@ def test_no_cors_without_configuration(proxy):
 
 
 def test_wildcard_with_credentials_is_refused_at_start(tmp_path):
-    p = Proxy(tmp_path, extra_config=["[cors]", 'allowed_origins = ["*"]', "allow_credentials = true"])
+    p = Proxy(tmp_path)
+    with open(p.config, "a") as f:
+        f.write('[cors]\nallowed_origins = ["*"]\nallow_credentials = true\n')
     r = p.run("serve", check=False)
     assert r.returncode != 0 and "wildcard" in r.stderr
 
