@@ -28,7 +28,7 @@ use kms_proxy::store::{AccessKeyRecord, PrincipalRecord, Store};
 #[command(name = "kms-proxy", version, about = "A KMS-compatible key service")]
 struct Cli {
     /// The TOML configuration file (KMS_PROXY_* variables override it).
-    #[arg(long, short, env = "KMS_PROXY_CONFIG", global = true)]
+    #[arg(long, env = "KMS_PROXY_CONFIG", global = true)]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -381,4 +381,13 @@ fn access_key(cfg: &Config, c: AccessKeyCmd) -> Res<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -79,6 +79,26 @@ pub struct Record {
     pub hash: String,
 }
 
+/// The first line of every segment: where its records continue the chain.
+/// Without it, a segment whose predecessors were archived could not be
+/// extended or verified on its own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentStart {
+    /// The sequence number of the segment's first record.
+    pub seq: u64,
+    /// The hash of the record before it ([`GENESIS`] for the first segment).
+    pub prev: String,
+}
+
+/// A segment's header line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentHeader {
+    /// The start.
+    pub segment_start: SegmentStart,
+}
+
 /// The `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 use crate::verify::{first_seq, segments};
-use crate::{Event, Record, GENESIS};
+use crate::{Event, Record, SegmentHeader, SegmentStart, GENESIS};
 
 /// Most events written by one group commit.
 const MAX_BATCH: usize = 4096;
@@ -52,10 +52,11 @@ fn segment_path(dir: &Path, first: u64) -> PathBuf {
 /// Read a segment, dropping a torn last line (a write that never completed,
 /// so never acknowledged); any other damage is an error. Returns the last
 /// record.
-fn recover_segment(path: &Path) -> std::io::Result<Option<Record>> {
+fn recover_segment(path: &Path) -> std::io::Result<(Option<Record>, Option<SegmentStart>)> {
     let mut f = OpenOptions::new().read(true).write(true).open(path)?;
     let mut good_len = 0u64;
     let mut last = None;
+    let mut start = None;
     let mut reader = BufReader::new(&mut f);
     let mut line = String::new();
     loop {
@@ -67,6 +68,13 @@ fn recover_segment(path: &Path) -> std::io::Result<Option<Record>> {
         if !line.ends_with('\n') {
             // A torn tail: the write never completed, so it was never acknowledged.
             break;
+        }
+        if good_len == 0 {
+            if let Ok(h) = serde_json::from_str::<SegmentHeader>(line.trim_end()) {
+                start = Some(h.segment_start);
+                good_len += n as u64;
+                continue;
+            }
         }
         match serde_json::from_str::<Record>(line.trim_end()) {
             Ok(r) => last = Some(r),
@@ -89,7 +97,28 @@ fn recover_segment(path: &Path) -> std::io::Result<Option<Record>> {
         f.set_len(good_len)?;
         f.sync_all()?;
     }
-    Ok(last)
+    Ok((last, start))
+}
+
+/// Create a segment that starts with its header line, durably.
+fn new_segment(dir: &Path, seq: u64, prev: &str) -> std::io::Result<File> {
+    let path = segment_path(dir, seq);
+    let mut file = OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .open(&path)?;
+    let header = SegmentHeader {
+        segment_start: SegmentStart {
+            seq,
+            prev: prev.to_string(),
+        },
+    };
+    let mut line = serde_json::to_vec(&header).expect("headers serialise");
+    line.push(b'\n');
+    file.write_all(&line)?;
+    file.sync_all()?;
+    File::open(dir)?.sync_all()?;
+    Ok(file)
 }
 
 impl AuditLog {
@@ -103,7 +132,7 @@ impl AuditLog {
         };
         let mut usage = Usage::new();
         for f in &files {
-            let last = recover_segment(f)?;
+            let (last, start) = recover_segment(f)?;
             for r in read_records(f)? {
                 note_usage(&mut usage, &r);
             }
@@ -112,16 +141,17 @@ impl AuditLog {
                     seq: r.seq,
                     hash: r.hash,
                 };
+            } else if let Some(st) = start {
+                head = Head {
+                    seq: st.seq.saturating_sub(1),
+                    hash: st.prev,
+                };
             }
         }
-        let active_path = files
-            .last()
-            .cloned()
-            .unwrap_or_else(|| segment_path(dir, head.seq + 1));
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&active_path)?;
+        let file = match files.last() {
+            Some(p) => OpenOptions::new().append(true).open(p)?,
+            None => new_segment(dir, head.seq + 1, &head.hash)?,
+        };
         let usage = Arc::new(Mutex::new(usage));
         let shared_head = Arc::new(Mutex::new((head.seq, head.hash.clone())));
         let (tx, rx) = mpsc::channel();
@@ -398,19 +428,11 @@ impl Writer {
             .ok()
             .and_then(|s| s.last().cloned())
             .ok_or("no active segment")?;
-        let next = segment_path(&self.dir, self.head.seq + 1);
-        if next == closed {
+        if segment_path(&self.dir, self.head.seq + 1) == closed {
             return Err("the active segment is empty; nothing to rotate".into());
         }
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(&next)
+        self.file = new_segment(&self.dir, self.head.seq + 1, &self.head.hash)
             .map_err(|e| format!("cannot start a new segment: {e}"))?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| format!("cannot sync the audit directory: {e}"))?;
-        self.file = file;
         Ok(closed)
     }
 }

@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use crate::{record_hash, Record, GENESIS};
+use crate::{record_hash, Record, SegmentHeader, GENESIS};
 
 /// A verified log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,6 +111,21 @@ pub fn verify(
         for (i, line) in BufReader::new(f).lines().enumerate() {
             let line = line.map_err(|e| fail(i + 1, seq + 1, e.to_string()))?;
             let want = seq + 1;
+            if i == 0 {
+                if let Ok(h) = serde_json::from_str::<SegmentHeader>(&line) {
+                    if h.segment_start.seq != want || h.segment_start.prev != prev {
+                        return Err(fail(
+                            1,
+                            want,
+                            format!(
+                                "the segment says it continues after record {}, not after record {seq}: a segment is missing or was replaced",
+                                h.segment_start.seq.saturating_sub(1)
+                            ),
+                        ));
+                    }
+                    continue;
+                }
+            }
             let r: Record = serde_json::from_str(&line)
                 .map_err(|e| fail(i + 1, want, format!("not a record: {e}")))?;
             if r.seq != want {

@@ -114,28 +114,32 @@ fn every_kind_of_tampering_is_caught_and_located() {
         assert_eq!(e.expected_seq, seq, "{what}: {e}");
         put_lines(&seg, &orig);
     };
+    // Line 0 is the segment header; line i holds record i.
     let mut edited = orig.clone();
-    edited[4] = edited[4].replace("\"allowed\":true", "\"allowed\":false");
-    assert_ne!(edited[4], orig[4]);
+    edited[5] = edited[5].replace("\"allowed\":true", "\"allowed\":false");
+    assert_ne!(edited[5], orig[5]);
     check(edited, 5, "edit");
     let mut deleted = orig.clone();
-    deleted.remove(4);
+    deleted.remove(5);
     check(deleted, 5, "deletion");
     let mut inserted = orig.clone();
-    inserted.insert(3, orig[2].clone());
+    inserted.insert(4, orig[3].clone());
     check(inserted, 4, "insertion");
     let mut reordered = orig.clone();
-    reordered.swap(6, 7);
+    reordered.swap(7, 8);
     check(reordered, 7, "reordering");
     let mut rehashed = orig.clone();
     // An edit that also recomputes its own hash still breaks the next link.
-    let mut r: Record = serde_json::from_str(&rehashed[2]).unwrap();
+    let mut r: Record = serde_json::from_str(&rehashed[3]).unwrap();
     r.event.principal = "someone-else".into();
     r.hash = record_hash(r.seq, &r.prev, &r.event);
-    rehashed[2] = serde_json::to_string(&r).unwrap();
+    rehashed[3] = serde_json::to_string(&r).unwrap();
     check(rehashed, 4, "edit with a recomputed hash");
+    let mut header = orig.clone();
+    header[0] = header[0].replace("\"seq\":1", "\"seq\":2");
+    check(header, 1, "a changed segment header");
     let mut cut = orig.clone();
-    cut.truncate(8);
+    cut.truncate(9);
     check(cut, 9, "truncated tail against the recorded head");
     assert!(verify(&[dir.path().to_path_buf()], Some((head.0, &head.1))).is_ok());
 }
@@ -165,6 +169,12 @@ fn segments_rotate_archive_and_verify_across_boundaries() {
     // Without the archive the chain has a hole at the start.
     let e = verify(&[dir.path().to_path_buf()], None).unwrap_err();
     assert_eq!(e.expected_seq, 1);
+    // The active segment carries on the chain even though its predecessors
+    // were archived: reopening continues from its header.
+    drop(log);
+    let log = AuditLog::open(dir.path()).unwrap();
+    assert_eq!(log.head().0, 16);
+    drop(log);
     // A missing middle segment is named.
     let middle = archive.path().join(closed[1].file_name().unwrap());
     std::fs::remove_file(&middle).unwrap();
@@ -201,7 +211,11 @@ fn a_torn_tail_is_dropped_and_the_chain_continues() {
         .write_all(b"garbage\n")
         .unwrap();
     assert!(AuditLog::open(dir.path()).is_err());
-    assert_eq!(lines(&seg).len(), 6);
+    assert_eq!(
+        lines(&seg).len(),
+        7,
+        "header, five records and the bad line"
+    );
 }
 
 #[test]

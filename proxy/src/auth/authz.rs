@@ -95,8 +95,17 @@ impl Authz {
             account: account.into(),
             region: region.into(),
             jwt_groups,
-            delegate: Policy::parse(&default_key_policy(account), PolicyKind::Key)
-                .expect("the default key policy parses"),
+            // Requests without a key are decided by identity policies alone:
+            // evaluate them against a resource policy that delegates every
+            // action to the account.
+            delegate: Policy::parse(
+                &serde_json::json!({"Statement": [{"Effect": "Allow",
+                    "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+                    "Action": "*", "Resource": "*"}]})
+                .to_string(),
+                PolicyKind::Key,
+            )
+            .expect("the delegating policy parses"),
             cache: Mutex::new(Cache::default()),
             enforce: true,
         }
