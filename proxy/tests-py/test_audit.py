@@ -53,6 +53,7 @@ def test_every_call_yields_exactly_one_event_with_the_right_fields(fresh_proxy):
     remember(kms.decrypt(CiphertextBlob=dk["CiphertextBlob"], EncryptionContext={"owner": "alice", "purpose": "upload"}))
     remember(kms.rotate_key_on_demand(KeyId=key["KeyId"]))
     remember(kms.generate_data_key(KeyId=key["Arn"], NumberOfBytes=32))
+    remember(kms.decrypt(CiphertextBlob=dk["CiphertextBlob"], EncryptionContext={"owner": "alice", "purpose": "upload"}))
     # Failures are audited too: not found, wrong context, malformed, unauthenticated, denied.
     # A signature over another body: not authenticated.
     st, h, e = raw(p.url, b"{}", sigv4_headers(p.url, b'{"KeyId":"alias/none"}', "TrentService.DescribeKey", p.access_key, p.secret_key))
@@ -70,12 +71,15 @@ def test_every_call_yields_exactly_one_event_with_the_right_fields(fresh_proxy):
     assert st == 403
     st, e = bearer_call(p, "GenerateDataKey", {"KeyId": key["Arn"], "NumberOfBytes": 32}, jwt(good_claims(sub="mallory", exp=int(time.time()) - 3600)))
     assert e["__type"] == "ExpiredTokenException"
-    calls = 11
+    calls = 12
     recs = records(p)[n0:]
     assert len(recs) == calls, [r["event"]["event_name"] for r in recs]
     ev = [r["event"] for r in recs]
     assert [e["event_name"] for e in ev] == ["CreateKey", "GenerateDataKey", "Decrypt", "RotateKeyOnDemand", "GenerateDataKey",
-                                            "DescribeKey", "DescribeKey", "Decrypt", "ListKeys", "ListKeys", "GenerateDataKey"]
+                                            "Decrypt", "DescribeKey", "DescribeKey", "Decrypt", "ListKeys", "ListKeys",
+                                            "GenerateDataKey"]
+    assert ev[5]["key_version"] == 1, "a version-1 ciphertext decrypted after rotation is audited as version 1"
+    del ev[5]
     assert ev[5]["error_code"] == "InvalidSignatureException" and ev[5]["principal"] == "" and not ev[5]["allowed"]
     for e in ev[:5] + ev[6:9]:
         assert e["principal"] == f"arn:aws:iam::{ACCOUNT}:user/admin"
@@ -94,7 +98,7 @@ def test_every_call_yields_exactly_one_event_with_the_right_fields(fresh_proxy):
     assert ev[8]["error_code"] == "SerializationException"
     assert ev[9]["error_code"] == "MissingAuthenticationTokenException" and ev[9]["auth_method"] == "none" and not ev[9]["allowed"]
     assert ev[10]["error_code"] == "ExpiredTokenException" and ev[10]["principal"] == ""
-    got_ids = [e["request_id"] for e in ev]
+    got_ids = [r["event"]["request_id"] for r in recs]
     for rid in ids:
         assert rid in got_ids
     assert "ok:" in p.run("audit", "verify").stdout

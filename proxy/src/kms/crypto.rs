@@ -109,6 +109,8 @@ impl Kms {
         }
         let bk = blob::parse(&blob_bytes)?;
         let blob_key_id = bk.key_id.to_string();
+        // The audit event names the version that made the ciphertext.
+        crate::audit::note(|n| n.key_version = Some(bk.version));
         if let Some(named) = key_id {
             let named_key = self.resolve(named, true)?;
             if named_key.id != blob_key_id {
