@@ -108,7 +108,7 @@ def test_every_call_yields_exactly_one_event_with_the_right_fields(fresh_proxy):
     st, r2 = ext_call(p, "LookupEvents", {"KeyId": key["Arn"], "EventName": "GenerateDataKey", "MaxResults": 5, "NextToken": r["NextToken"]})
     assert [e["event"]["key_version"] for e in r2["Events"]] == [1]
     st, u = ext_call(p, "GetKeyLastUsage", {"KeyId": key["KeyId"]})
-    assert u["LastUsedOperation"] == "GenerateDataKey" and u["KeyId"] == key["Arn"]
+    assert u["LastUsedOperation"] == "Decrypt" and u["KeyId"] == key["Arn"] and u["LastUsedTime"].endswith("Z")
 
 
 def tamper_and_check(p, mutate, expect_seq):
