@@ -147,12 +147,33 @@ pub struct PolicyConfig {
     /// default; off lets every authenticated principal do everything, for
     /// benchmarks only).
     pub enforce: bool,
+    /// Identity policies defined here, put and attached at every start.
+    pub identity: Vec<IdentityPolicyConfig>,
 }
 
 impl Default for PolicyConfig {
     fn default() -> Self {
-        Self { enforce: true }
+        Self {
+            enforce: true,
+            identity: Vec::new(),
+        }
     }
+}
+
+/// An identity policy from the config file (`[[policy.identity]]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityPolicyConfig {
+    /// Its name.
+    pub name: String,
+    /// The JSON policy document.
+    pub document_file: PathBuf,
+    /// Principals to attach it to.
+    #[serde(default)]
+    pub principals: Vec<String>,
+    /// Groups to attach it to.
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 /// Audit-trail settings.
@@ -271,6 +292,9 @@ impl Config {
         }
         for p in &mut self.audit.archive_dirs {
             fix(p);
+        }
+        for ip in &mut self.policy.identity {
+            fix(&mut ip.document_file);
         }
     }
 

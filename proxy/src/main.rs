@@ -11,6 +11,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 mod admin;
+mod service_key;
 use zeroize::Zeroizing;
 
 use kms_proxy::auth::jwk::{self, JwtKey, VerifyKey};
@@ -52,6 +53,9 @@ enum Command {
     /// Verify, export, query and rotate the audit trail.
     #[command(subcommand)]
     Audit(admin::AuditCmd),
+    /// Service-managed keys (alias/managed/<service>): create ahead of first use, list.
+    #[command(subcommand)]
+    ServiceKey(service_key::ServiceKeyCmd),
 }
 
 #[derive(Subcommand)]
@@ -124,6 +128,10 @@ fn run(cli: Cli) -> Res<()> {
             admin::policy(&cfg, store, root, c)
         }
         Command::Audit(c) => admin::audit(&cfg, c),
+        Command::ServiceKey(c) => {
+            let (store, root) = open(&cfg)?;
+            service_key::run(&cfg, store, root, c)
+        }
     }
 }
 
@@ -132,6 +140,30 @@ fn ensure_admin_policy(store: &dyn Store) -> Res<()> {
     use kms_proxy::auth::authz::{admin_policy_document, ADMIN_POLICY};
     if store.get_identity_policy(ADMIN_POLICY)?.is_none() {
         store.put_identity_policy(ADMIN_POLICY, &admin_policy_document())?;
+    }
+    Ok(())
+}
+
+/// Put and attach the identity policies of the config file (validated first,
+/// all of them, so a bad one changes nothing).
+fn apply_config_policies(cfg: &Config, store: &dyn Store) -> Res<()> {
+    use kms_proxy::store::policy::PolicyTarget;
+    let mut docs = Vec::new();
+    for ip in &cfg.policy.identity {
+        let text = std::fs::read_to_string(&ip.document_file)
+            .map_err(|e| format!("policy {}: {}: {e}", ip.name, ip.document_file.display()))?;
+        kms_proxy_policy::Policy::parse(&text, kms_proxy_policy::PolicyKind::Identity)
+            .map_err(|e| format!("policy {}: {e}", ip.name))?;
+        docs.push((ip, text));
+    }
+    for (ip, text) in docs {
+        store.put_identity_policy(&ip.name, &text)?;
+        for p in &ip.principals {
+            store.attach_policy(&ip.name, &PolicyTarget::Principal(p.clone()))?;
+        }
+        for g in &ip.groups {
+            store.attach_policy(&ip.name, &PolicyTarget::Group(g.clone()))?;
+        }
     }
     Ok(())
 }
@@ -239,6 +271,7 @@ fn serve(cfg: Config) -> Res<()> {
     kms.configure_authz(cfg.jwt.groups.clone(), cfg.policy.enforce);
     let kms = Arc::new(kms);
     ensure_admin_policy(store.as_ref())?;
+    apply_config_policies(&cfg, store.as_ref())?;
     let audit = if cfg.audit.enabled {
         let hmac = kms_proxy::audit::hmac_key(store.as_ref(), &root)?;
         let dir = cfg.audit_dir();
@@ -278,6 +311,12 @@ fn serve(cfg: Config) -> Res<()> {
         println!("kms-proxy listening on {}://{addr}", opts.scheme());
         std::io::stdout().flush()?;
         tracing::info!(%addr, region = %cfg.region, account = %cfg.account, "serving");
+        // Due automatic rotations (service-managed keys every 365 days) and
+        // deletions, at start and hourly; keys in use are also checked on use.
+        tokio::spawn(kms_proxy::kms::managed::maintenance(
+            state.kms.clone(),
+            std::time::Duration::from_secs(3600),
+        ));
         listen::serve(listener, router(state), opts, shutdown()).await?;
         tracing::info!("stopped");
         Ok::<(), Box<dyn std::error::Error>>(())

@@ -232,3 +232,26 @@ def test_aws_cli_puts_and_gets_key_policies(strict, tmp_path):
     got = subprocess.run(aws + ["get-key-policy", "--key-id", key, "--policy-name", "default", "--query", "Policy", "--output", "text"],
                          check=True, env=env, capture_output=True, text=True).stdout
     assert json.loads(got) == pol
+
+
+def test_identity_policies_from_the_config_file_with_a_jwt_variable(tmp_path):
+    (tmp_path / "browser.json").write_text(json.dumps({"Statement": [{
+        "Sid": "OwnDataViaIdentity", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": "*",
+        "Condition": {"StringEquals": {"kms:EncryptionContext:owner": "${jwt:sub}"}}}]}))
+    extra = ["[[policy.identity]]", 'name = "BrowserUsers"', 'document_file = "browser.json"', 'groups = ["jwt-users"]']
+    p = Proxy(tmp_path, extra_config=extra, open_jwt_users=False).start()
+    try:
+        key = p.client().create_key()["KeyMetadata"]["Arn"]   # default policy: delegate to identity policies
+        assert gdk(p, "alice", key, "alice")[0] == 200
+        st, e = gdk(p, "alice", key, "bob")
+        assert e["__type"] == "AccessDeniedException"
+        out = p.run("policy", "simulate", "--principal", "alice", "--action", "kms:GenerateDataKey", "--key", key,
+                    "-c", "owner=alice", "--jwt-claim", "sub=alice")
+        assert "identity policy BrowserUsers/OwnDataViaIdentity" in out.stdout
+    finally:
+        p.stop()
+    # A bad policy file stops the proxy from starting, and changes nothing.
+    (tmp_path / "browser.json").write_text('{"Statement": [{"Effect": "Allow", "Action": "kms:*"}]}')
+    with pytest.raises(RuntimeError):
+        p.start()
+    assert "OwnDataViaIdentity" in p.run("policy", "get", "BrowserUsers").stdout
