@@ -7,6 +7,7 @@ pub mod blob;
 pub mod crypto;
 pub mod grants;
 pub mod keys;
+pub mod managed;
 pub mod params;
 pub mod policy;
 pub mod rotation;
@@ -362,15 +363,16 @@ impl Kms {
         }
     }
 
-    /// Fail unless callers may manage the key (customer-managed keys only).
+    /// Fail unless callers may manage the key (customer-managed keys only):
+    /// service-managed keys get `AccessDeniedException`, as AWS managed keys do.
     pub fn require_customer(&self, key: &KeyRecord) -> KmsResult<()> {
         if key.manager == KeyManager::Customer {
             Ok(())
         } else {
             Err(KmsError::new(
-                ErrorKind::UnsupportedOperation,
+                ErrorKind::AccessDenied,
                 format!(
-                    "{} is a service-managed key and cannot be managed by callers",
+                    "{} is a service-managed key: only kms-proxy manages it",
                     self.key_arn(&key.id)
                 ),
             ))
