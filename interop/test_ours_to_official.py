@@ -7,7 +7,15 @@ import os
 import pytest
 from aws_encryption_sdk.exceptions import AWSEncryptionSDKClientError
 
-from esdk import RSA_PADDINGS, AesKey, RsaKey, official_decrypt, required_context_cmm
+from esdk import (
+    ALL_SUITES,
+    COMMITTING,
+    RSA_PADDINGS,
+    AesKey,
+    RsaKey,
+    official_decrypt,
+    required_context_cmm,
+)
 
 SUITES = [0x0478, 0x0578]
 CONTEXT = {"purpose": "interop", "tenant": "ünïcødé ✓"}
@@ -109,3 +117,29 @@ def test_required_context_keys_with_official_cmm(cli, tmp_path, suite):
             {"secret": "other", "also": "ä"},
             materials_manager=required_context_cmm([key], ["secret", "also"]),
         )
+
+
+@pytest.mark.parametrize("suite", SUITES, ids=hex)
+@pytest.mark.parametrize("frame", [4096, 1024 * 1024])
+def test_several_mib(cli, tmp_path, suite, frame):
+    key = AesKey.make(tmp_path, "aes", 32)
+    plaintext = os.urandom(3 * 1024 * 1024 + 5)
+    message = encrypt_ours(
+        cli, tmp_path, [key], plaintext, suite, extra=["--frame-length", str(frame)]
+    )
+    header = check_official(message, [key], plaintext, suite)
+    assert header.frame_length == frame
+
+
+@pytest.mark.parametrize("suite", ALL_SUITES, ids=hex)
+def test_every_suite_we_can_write(cli, tmp_path, suite):
+    """Beyond the committing suites: the legacy ones, under the policy that
+    forbids commitment on encrypt."""
+    key = AesKey.make(tmp_path, "aes", 32)
+    plaintext = os.urandom(3 * 128 + 7)
+    policy = [] if suite in COMMITTING else ["--commitment-policy", "forbid-encrypt-allow-decrypt"]
+    message = encrypt_ours(
+        cli, tmp_path, [key], plaintext, suite, extra=["--frame-length", "128", *policy]
+    )
+    header = check_official(message, [key], plaintext, suite)
+    assert header.version.value == (2 if suite in COMMITTING else 1)
