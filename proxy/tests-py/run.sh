@@ -14,8 +14,9 @@ ROOT=$(cd "$HERE/../.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 VENV=${KMS_PROXY_VENV:-$ROOT/.venv}
 
-cargo build --quiet --manifest-path "$ROOT/Cargo.toml" -p kms-proxy
+cargo build --quiet --manifest-path "$ROOT/Cargo.toml" -p kms-proxy -p kms-envelope-cli
 export KMS_PROXY_BIN="$CARGO_TARGET_DIR/debug/kms-proxy"
+export KMS_ENVELOPE_BIN="$CARGO_TARGET_DIR/debug/kms-envelope"
 
 if [[ -n "${KMS_PROXY_PYTHON:-}" ]]; then
   PY=$KMS_PROXY_PYTHON
