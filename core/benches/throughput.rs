@@ -245,7 +245,10 @@ fn run_size(size: usize, rounds: usize, only: Option<&str>) {
         enc: Vec::new(),
         dec: Vec::new(),
     })
-    .filter(|c| only.map_or(true, |o| c.name.contains(o)))
+    .filter(|c| match only {
+        Some(o) => c.name.contains(o),
+        None => true,
+    })
     .collect();
 
     // Set-up: the messages to decrypt, and an untimed check that the
@@ -305,7 +308,7 @@ fn run_size(size: usize, rounds: usize, only: Option<&str>) {
     let (re, rd) = (stats(&ref_enc), stats(&ref_dec));
     println!();
     println!(
-        "## {} MiB, {rounds} rounds: best (median) of wall-clock time | best of on-CPU time; \
+        "### {} MiB, {rounds} rounds: best (median) of wall-clock time | best of on-CPU time; \
          ratio = streaming speed / one-shot speed",
         size / MIB
     );
