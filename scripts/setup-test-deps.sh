@@ -5,7 +5,8 @@
 #
 #   * Rust: the wasm32-unknown-unknown target, the rustfmt and clippy components.
 #   * Python: a virtualenv at .venv with interop/requirements.txt (the official
-#     AWS Encryption SDK for Python with its Material Providers Library, pytest).
+#     AWS Encryption SDK for Python with its Material Providers Library, pytest)
+#     and, where it exists, proxy/tests-py/requirements.txt, resolved together.
 #     A stamp in the venv records the hash of the requirements it was built from.
 #   * Hooks, below, for the npm and browser installs that come later.
 set -euo pipefail
@@ -45,7 +46,8 @@ setup_rust() {
 
 # --- Python ------------------------------------------------------------------
 VENV=$ROOT/.venv
-REQS=$ROOT/interop/requirements.txt
+REQS=(interop/requirements.txt)
+[ -f proxy/tests-py/requirements.txt ] && REQS+=(proxy/tests-py/requirements.txt)
 
 pick_python() {
   local py
@@ -61,7 +63,7 @@ pick_python() {
 
 setup_python() {
   local want have=""
-  want=$(sha256sum "$REQS" | cut -d' ' -f1)
+  want=$(cat "${REQS[@]}" | sha256sum | cut -d' ' -f1)
   if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
     have=$(cat "$VENV/.requirements.sha256" 2>/dev/null || true)
   elif [ -e "$VENV" ]; then
@@ -69,7 +71,7 @@ setup_python() {
     rm -rf "$VENV"
   fi
   if [ -n "$have" ] && [ "$have" = "$want" ]; then
-    say "skip   python venv .venv with interop/requirements.txt (up to date)"
+    say "skip   python venv .venv with ${REQS[*]} (up to date)"
     return 0
   fi
   if [ ! -x "$VENV/bin/python" ]; then
@@ -78,8 +80,10 @@ setup_python() {
     say "install python venv .venv ($("$py" --version 2>&1))"
     "$py" -m venv "$VENV"
   fi
-  say "install python packages from interop/requirements.txt into .venv"
-  "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQS"
+  say "install python packages from ${REQS[*]} into .venv"
+  local args=() r
+  for r in "${REQS[@]}"; do args+=(-r "$r"); done
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q "${args[@]}"
   echo "$want" >"$VENV/.requirements.sha256"
 }
 

@@ -6,8 +6,9 @@
 #   3. cargo clippy --workspace --all-targets -- -D warnings
 #   4. cargo test --workspace --release   (release: the crypto-heavy tests stay fast)
 #   5. the interop suite (pytest): our CLI against the official AWS Encryption SDK
-#   6. scripts/fuzz-smoke.sh, if it exists
-#   7. pkg-tests/run.sh, if it exists
+#   6. proxy/tests-py/run.sh (the kms-proxy's Python tests), if it exists
+#   7. scripts/fuzz-smoke.sh, if it exists
+#   8. pkg-tests/run.sh, if it exists
 #
 # Every step runs even when an earlier one failed (setup excepted), so one run
 # shows every failure; the exit status is non-zero if any step failed.
@@ -61,6 +62,11 @@ interop() {
 }
 step "interop (pytest vs the official AWS Encryption SDK)" interop
 
+if [ -f proxy/tests-py/run.sh ]; then
+  step "kms-proxy python tests" bash proxy/tests-py/run.sh
+else
+  printf '\n==> kms-proxy python tests: skipped (no proxy/tests-py/run.sh)\n'
+fi
 if [ -f scripts/fuzz-smoke.sh ]; then
   step "fuzz smoke" bash scripts/fuzz-smoke.sh
 else
