@@ -84,8 +84,46 @@ struct Parsed {
     body: Bytes,
 }
 
+/// A request id: unique (a random per-process half and a counter), cheap
+/// (no system call per request), UUID-shaped as AWS's are.
+fn new_request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut b = [0u8; 8];
+        crate::rootkey::random_bytes(&mut b);
+        u64::from_le_bytes(b)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    uuid::Uuid::from_u64_pair(prefix, n)
+        .hyphenated()
+        .to_string()
+}
+
+/// Operations that only read the store (through its read-only connections)
+/// and compute: they run on the async worker, with no thread hand-off, and
+/// wait for their audit event asynchronously. Everything else (writes with
+/// `fsync`) runs on the blocking pool.
+const INLINE_TARGETS: [&str; 7] = [
+    "TrentService.GenerateDataKey",
+    "TrentService.GenerateDataKeyWithoutPlaintext",
+    "TrentService.Encrypt",
+    "TrentService.Decrypt",
+    "TrentService.ReEncrypt",
+    "TrentService.GenerateRandom",
+    "TrentService.DescribeKey",
+];
+
+fn runs_inline(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-amz-target")
+        .is_some_and(|t| INLINE_TARGETS.iter().any(|x| t.as_bytes() == x.as_bytes()))
+}
+
 async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = new_request_id();
     match tokio::time::timeout(
         state.request_timeout,
         handle_in_time(&state, req, &request_id),
@@ -149,34 +187,89 @@ async fn handle_in_time(state: &Arc<AppState>, req: Request, request_id: &str) -
         headers: parts.headers,
         body,
     };
-    let st = state.clone();
-    let rid = request_id.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
+    let (op, result) = if runs_inline(&parsed.headers) {
+        // Synchronous up to the audit append (which sends its event before
+        // its first await), so a timeout cannot drop the event of an
+        // operation that ran.
         audit_note::begin();
-        let (op, principal, result) = process(&st, &parsed, &rid, info);
+        let (op, principal, result) = process(state, &parsed, &request_id, info);
         let note = audit_note::take();
-        let result = record(&st, &op, principal.as_ref(), note, &rid, result);
+        let result = record_async(state, &op, principal.as_ref(), note, &request_id, result).await;
         (op, result)
-    })
-    .await;
-    let (op, result) = match outcome {
-        Ok(r) => r,
-        Err(e) => (String::new(), Err(KmsError::internal(e))),
+    } else {
+        let st = state.clone();
+        let rid = request_id.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            audit_note::begin();
+            let (op, principal, result) = process(&st, &parsed, &rid, info);
+            let note = audit_note::take();
+            let result = record(&st, &op, principal.as_ref(), note, &rid, result);
+            (op, result)
+        })
+        .await;
+        match outcome {
+            Ok(r) => r,
+            Err(e) => (String::new(), Err(KmsError::internal(e))),
+        }
     };
     let elapsed_us = started.elapsed().as_micros() as u64;
     match result {
         Ok(v) => {
-            tracing::info!(request_id = %request_id, op = %op, status = 200, elapsed_us, "request");
+            tracing::debug!(request_id = %request_id, op = %op, status = 200, elapsed_us, "request");
             respond(&request_id, 200, v.to_string())
         }
         Err(e) => {
-            tracing::info!(
+            tracing::debug!(
                 request_id = %request_id, op = %op, status = e.kind.status(),
                 error = e.kind.code(), elapsed_us, "request failed"
             );
             error_response(&request_id, &e)
         }
     }
+}
+
+/// [`record`] for the async path: the event is queued on the first poll,
+/// then the answer waits until it is durable.
+async fn record_async(
+    state: &AppState,
+    op: &str,
+    principal: Option<&Principal>,
+    note: audit_note::Note,
+    request_id: &str,
+    result: KmsResult<Value>,
+) -> KmsResult<Value> {
+    let Some(trail) = &state.audit else {
+        return result;
+    };
+    let event = audit_event(state, trail, op, principal, note, request_id, &result);
+    match trail.log.append(event).await {
+        Ok(_) => result,
+        Err(e) => {
+            tracing::error!(error = %e, "audit event not written; failing the request");
+            Err(KmsError::internal("the audit trail cannot be written"))
+        }
+    }
+}
+
+fn audit_event(
+    state: &AppState,
+    trail: &AuditTrail,
+    op: &str,
+    principal: Option<&Principal>,
+    note: audit_note::Note,
+    request_id: &str,
+    result: &KmsResult<Value>,
+) -> kms_proxy_audit::Event {
+    trail.event(
+        op,
+        principal,
+        principal
+            .map(|p| state.kms.authz().principal_arn(p))
+            .unwrap_or_default(),
+        request_id,
+        result.as_ref().err().map(|e| e.kind.code().to_string()),
+        note,
+    )
 }
 
 /// Write the request's audit event (blocking until it is durable). If it

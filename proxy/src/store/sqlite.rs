@@ -2,9 +2,10 @@
 //! key that was returned to a caller survives a crash.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use super::{
     AccessKeyRecord, AliasRecord, KeyManager, KeyRecord, KeyState, KeyVersion, Origin,
@@ -34,9 +35,34 @@ CREATE TABLE access_keys (
     secret BLOB NOT NULL, created INTEGER NOT NULL);
 ";
 
-/// The SQLite store.
+/// The SQLite store: one connection for writes (and reads that must see
+/// them under the service's write lock), and a few read-only connections so
+/// that the hot read path (keys, aliases, versions, access keys, policies,
+/// grants) runs in parallel and never waits behind a write (WAL readers do
+/// not block on the writer). Statements are prepared once per connection.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+/// Read-only connections per store.
+const READERS: usize = 4;
+
+fn open_readers(path: &Path) -> StoreResult<Vec<Mutex<Connection>>> {
+    (0..READERS)
+        .map(|_| {
+            let c = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(backend)?;
+            c.busy_timeout(std::time::Duration::from_secs(5))
+                .map_err(backend)?;
+            c.set_prepared_statement_cache_capacity(64);
+            Ok(Mutex::new(c))
+        })
+        .collect()
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -69,6 +95,8 @@ impl SqliteStore {
         .map_err(backend)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            readers: open_readers(path)?,
+            next_reader: AtomicUsize::new(0),
         })
     }
 
@@ -92,6 +120,8 @@ impl SqliteStore {
         }
         Ok(Self {
             conn: Mutex::new(conn),
+            readers: open_readers(path)?,
+            next_reader: AtomicUsize::new(0),
         })
     }
 
@@ -100,8 +130,11 @@ impl SqliteStore {
         let conn = Connection::open_in_memory().map_err(backend)?;
         Self::configure(&conn)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        // A private in-memory database cannot be shared: reads use the writer.
         Ok(Self {
             conn: Mutex::new(conn),
+            readers: Vec::new(),
+            next_reader: AtomicUsize::new(0),
         })
     }
 
@@ -124,6 +157,25 @@ impl SqliteStore {
             .lock()
             .map_err(|_| StoreError::Backend("store lock poisoned".into()))?;
         f(&mut guard).map_err(backend)
+    }
+
+    /// Run a read on a read-only connection (a free one if any), or on the
+    /// writer when there are none.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        if self.readers.is_empty() {
+            return self.with(|c| f(c));
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let n = self.readers.len();
+        for i in 0..n {
+            if let Ok(guard) = self.readers[(start + i) % n].try_lock() {
+                return f(&guard).map_err(backend);
+            }
+        }
+        let guard = self.readers[start % n]
+            .lock()
+            .map_err(|_| StoreError::Backend("store lock poisoned".into()))?;
+        f(&guard).map_err(backend)
     }
 }
 
@@ -251,13 +303,12 @@ impl Store for SqliteStore {
     }
 
     fn get_key(&self, id: &str) -> StoreResult<Option<KeyRecord>> {
-        self.with(|c| {
-            c.query_row(
-                &format!("SELECT {KEY_COLS} FROM keys WHERE id = ?1"),
-                [id],
-                key_from_row,
-            )
-            .optional()
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let sql = SQL.get_or_init(|| format!("SELECT {KEY_COLS} FROM keys WHERE id = ?1"));
+        self.read(|c| {
+            c.prepare_cached(sql)?
+                .query_row([id], key_from_row)
+                .optional()
         })
     }
 
@@ -291,13 +342,12 @@ impl Store for SqliteStore {
     }
 
     fn get_version(&self, key_id: &str, version: u32) -> StoreResult<Option<KeyVersion>> {
-        self.with(|c| {
-            c.query_row(
+        self.read(|c| {
+            c.prepare_cached(
                 "SELECT key_id, version, created, origin, material FROM key_versions
                  WHERE key_id = ?1 AND version = ?2",
-                params![key_id, version],
-                version_from_row,
-            )
+            )?
+            .query_row(params![key_id, version], version_from_row)
             .optional()
         })
     }
@@ -349,13 +399,10 @@ impl Store for SqliteStore {
     }
 
     fn get_alias(&self, name: &str) -> StoreResult<Option<AliasRecord>> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT name, key_id, created, updated FROM aliases WHERE name = ?1",
-                [name],
-                alias_from_row,
-            )
-            .optional()
+        self.read(|c| {
+            c.prepare_cached("SELECT name, key_id, created, updated FROM aliases WHERE name = ?1")?
+                .query_row([name], alias_from_row)
+                .optional()
         })
     }
 
@@ -436,12 +483,11 @@ impl Store for SqliteStore {
     }
 
     fn get_access_key(&self, id: &str) -> StoreResult<Option<AccessKeyRecord>> {
-        self.with(|c| {
-            c.query_row(
+        self.read(|c| {
+            c.prepare_cached(
                 "SELECT id, principal, secret, created FROM access_keys WHERE id = ?1",
-                [id],
-                access_key_from_row,
-            )
+            )?
+            .query_row([id], access_key_from_row)
             .optional()
         })
     }

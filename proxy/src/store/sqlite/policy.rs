@@ -143,7 +143,7 @@ impl PolicyStore for SqliteStore {
     ) -> StoreResult<Vec<(String, String)>> {
         let mut all_groups = self.groups_of(principal)?;
         all_groups.extend(groups.iter().cloned());
-        self.with(|c| {
+        self.read(|c| {
             let mut out: Vec<(String, String)> = Vec::new();
             let mut st = c.prepare_cached(
                 "SELECT p.name, p.document FROM policy_attachments a \
@@ -228,7 +228,7 @@ impl PolicyStore for SqliteStore {
     }
 
     fn principal_tags(&self, principal: &str) -> StoreResult<BTreeMap<String, String>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st =
                 c.prepare_cached("SELECT key, value FROM principal_tags WHERE principal = ?1")?;
             let rows = st.query_map([principal], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -237,10 +237,9 @@ impl PolicyStore for SqliteStore {
     }
 
     fn policy_generation(&self) -> StoreResult<i64> {
-        self.with(|c| {
-            c.query_row("SELECT n FROM policy_generation WHERE id = 1", [], |r| {
-                r.get(0)
-            })
+        self.read(|c| {
+            c.prepare_cached("SELECT n FROM policy_generation WHERE id = 1")?
+                .query_row([], |r| r.get(0))
         })
     }
 
@@ -291,7 +290,7 @@ impl PolicyStore for SqliteStore {
     }
 
     fn list_grants(&self, key_id: &str) -> StoreResult<Vec<GrantRecord>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {GRANT_COLS} FROM grants WHERE key_id = ?1 ORDER BY id"
             ))?;
