@@ -10,6 +10,11 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: the request path allocates many small, short-lived buffers
+/// (JSON, headers, policy contexts); glibc malloc cost ~15% of a request.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod admin;
 mod service_key;
 use zeroize::Zeroizing;
