@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# GenerateDataKey and Decrypt on loopback: kms-proxy (release build) and moto's
+# KMS server side by side, in the same run, with the same client (oha), the
+# same concurrency and the same request bodies. Prints throughput, p50 and p99
+# of a saturating run, then a fixed-rate run (oha -q with latency correction,
+# wrk2-style) for the p99 at a given rate.
+#
+#   scripts/bench-proxy.sh
+#
+# Environment (defaults in brackets):
+#   DURATION [10s]        length of each measured run (each is preceded by a 2 s warm-up)
+#   CONC [32]             concurrent connections (every server)
+#   RATE [10000]          fixed rate for kms-proxy's p99 run (half the 20,000/s goal)
+#   AUDIT ["on off"]      kms-proxy configurations to measure: audit trail on (the
+#                         default configuration: every request durable in the trail
+#                         before it is answered) and/or off
+#   ENFORCE [true]        kms-proxy's policy enforcement
+#   COMPARE_BIN           another kms-proxy binary (e.g. an older build) measured
+#                         in the same run, rows marked "(compare)"
+#   OHA [oha]             the load generator (cargo install oha --locked)
+#   MOTO_SERVER [moto_server on PATH]  moto's server (pip install 'moto[server]'); absent: skipped
+#   CARGO_TARGET_DIR      where cargo builds (default: the workspace's target/)
+#   SKIP_BUILD=1          use the existing release binary; KMS_PROXY_BIN: another one
+#   RUST_LOG [warn]       the proxy's log filter
+#
+# Authentication: a bearer JWT (HS256) configured in the proxy, minted here,
+# so the client signs nothing per request. moto does not check signatures but
+# routes on the SigV4 credential scope, so it gets a constant SigV4-shaped
+# header instead (equally free for the client).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DURATION=${DURATION:-10s}
+CONC=${CONC:-32}
+RATE=${RATE:-10000}
+AUDIT=${AUDIT:-on off}
+ENFORCE=${ENFORCE:-true}
+OHA=${OHA:-oha}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+export RUST_LOG=${RUST_LOG:-warn}
+PY=${PYTHON:-python3}
+
+command -v "$OHA" >/dev/null || { echo "bench-proxy: $OHA not found (cargo install oha --locked)" >&2; exit 2; }
+MOTO=${MOTO_SERVER:-$(command -v moto_server || true)}
+
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+  cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" -p kms-proxy
+fi
+BIN=${KMS_PROXY_BIN:-$CARGO_TARGET_DIR/release/kms-proxy}
+
+WORK=$(mktemp -d /tmp/bench-proxy.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+SECRET="bench-hs256-secret-0123456789abcdef-0123"
+TOKEN=$("$PY" - "$SECRET" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+b = lambda x: base64.urlsafe_b64encode(x).rstrip(b"=").decode()
+h = b(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+p = b(json.dumps({"sub": "bench", "aud": "bench", "exp": int(time.time()) + 7200}).encode())
+s = b(hmac.new(sys.argv[1].encode(), f"{h}.{p}".encode(), hashlib.sha256).digest())
+print(f"{h}.{p}.{s}")
+PY
+)
+PROXY_AUTH="Bearer $TOKEN"
+MOTO_AUTH="AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-target, Signature=0000000000000000000000000000000000000000000000000000000000000000"
+
+# One call, printing the answer; fails on a non-2xx status.
+kms_call() { # url auth op body
+  "$PY" - "$@" <<'PY'
+import sys, urllib.request
+url, auth, op, body = sys.argv[1:]
+req = urllib.request.Request(url, data=body.encode(), method="POST", headers={
+    "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"TrentService.{op}",
+    "Authorization": auth})
+print(urllib.request.urlopen(req, timeout=10).read().decode())
+PY
+}
+json_get() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+# Start a proxy (binary, audit on|off) in its own directory; sets PROXY_URL.
+# (Not in a subshell, so that its pid is kept for the clean-up.)
+start_proxy() {
+  local bin=$1 audit=$2 dir
+  dir=$(mktemp -d "$WORK/proxy.XXXX")
+  printf '%s' "$SECRET" > "$dir/jwt.secret"
+  cat > "$dir/kms-proxy.toml" <<TOML
+region = "us-east-1"
+account = "111122223333"
+listen = "127.0.0.1:0"
+store_path = "store.db"
+[root_key]
+source = "file"
+file = "root.key"
+[jwt]
+hs256_secret_file = "jwt.secret"
+audience = "bench"
+[audit]
+enabled = $([[ $audit == on ]] && echo true || echo false)
+[policy]
+enforce = $ENFORCE
+TOML
+  "$bin" --config "$dir/kms-proxy.toml" init >/dev/null 2>&1
+  "$bin" --config "$dir/kms-proxy.toml" policy attach AdministratorAccess --group jwt-users >/dev/null
+  "$bin" --config "$dir/kms-proxy.toml" serve > "$dir/out" 2> "$dir/log" &
+  PIDS+=($!)
+  for _ in $(seq 100); do grep -q "listening on" "$dir/out" 2>/dev/null && break; sleep 0.1; done
+  PROXY_URL=$(sed -n 's/.*listening on //p' "$dir/out")
+  [[ -n "$PROXY_URL" ]] || { cat "$dir/log" >&2; exit 1; }
+}
+
+# Request bodies for one server: a data key under a new key, and the Decrypt
+# of one such data key. Prints two lines.
+bodies() { # url auth
+  local url=$1 auth=$2 key gdk blob
+  key=$(kms_call "$url" "$auth" CreateKey '{"Description":"bench"}' |
+    "$PY" -c 'import json,sys; print(json.load(sys.stdin)["KeyMetadata"]["Arn"])')
+  gdk="{\"KeyId\":\"$key\",\"KeySpec\":\"AES_256\",\"EncryptionContext\":{\"app\":\"bench\"}}"
+  blob=$(kms_call "$url" "$auth" GenerateDataKey "$gdk" | json_get CiphertextBlob)
+  echo "$gdk"
+  echo "{\"CiphertextBlob\":\"$blob\",\"EncryptionContext\":{\"app\":\"bench\"}}"
+}
+
+# oha with the common options; prints "rps p50_ms p99_ms ok_ratio".
+run_oha() { # url auth op body extra-args...
+  local url=$1 auth=$2 op=$3 body=$4; shift 4
+  "$OHA" --no-tui --output-format json -m POST \
+    -H "Content-Type: application/x-amz-json-1.1" -H "X-Amz-Target: TrentService.$op" \
+    -H "Authorization: $auth" -d "$body" "$@" "$url" |
+    "$PY" -c '
+import json, sys
+r = json.load(sys.stdin)
+codes = r.get("statusCodeDistribution", {})
+total = sum(codes.values()) or 1
+lp = r["latencyPercentiles"]
+rps = r["summary"]["requestsPerSec"]
+print("%.0f %.2f %.2f %.4f" % (rps, (lp["p50"] or 0) * 1000, (lp["p99"] or 0) * 1000, codes.get("200", 0) / total))'
+}
+
+# Targets: name|url|auth|gdk body|decrypt body|fixed rate ("half" = half its maximum).
+TARGETS=()
+add_proxy() { # label bin audit
+  local b
+  start_proxy "$2" "$3"
+  mapfile -t b < <(bodies "$PROXY_URL" "$PROXY_AUTH")
+  TARGETS+=("$1|$PROXY_URL|$PROXY_AUTH|${b[0]}|${b[1]}|$RATE")
+}
+for a in $AUDIT; do
+  add_proxy "kms-proxy (audit $a)" "$BIN" "$a"
+  [[ -n "${COMPARE_BIN:-}" ]] && add_proxy "kms-proxy (audit $a, compare)" "$COMPARE_BIN" "$a"
+done
+if [[ -n "$MOTO" ]]; then
+  port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$MOTO" -H 127.0.0.1 -p "$port" > "$WORK/moto.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/" 2>/dev/null && break; sleep 0.2
+  done
+  mapfile -t b < <(bodies "http://127.0.0.1:$port/" "$MOTO_AUTH")
+  TARGETS+=("moto|http://127.0.0.1:$port/|$MOTO_AUTH|${b[0]}|${b[1]}|half")
+else
+  echo "bench-proxy: moto_server not found (pip install 'moto[server]'); moto rows skipped" >&2
+fi
+
+ROWS=()
+for op in GenerateDataKey Decrypt; do
+  for t in "${TARGETS[@]}"; do
+    IFS='|' read -r name url auth gdk dec rate <<<"$t"
+    body=$([[ $op == GenerateDataKey ]] && echo "$gdk" || echo "$dec")
+    run_oha "$url" "$auth" "$op" "$body" -z 2s -c "$CONC" >/dev/null # warm-up
+    max=$(run_oha "$url" "$auth" "$op" "$body" -z "$DURATION" -c "$CONC")
+    if [[ $rate == half ]]; then
+      rate=$(( $(cut -d' ' -f1 <<<"$max") / 2 ))
+      rate=$(( rate > 0 ? rate : 1 ))
+    fi
+    fixed=$(run_oha "$url" "$auth" "$op" "$body" -z "$DURATION" -c "$CONC" -q "$rate" --latency-correction)
+    ROWS+=("$name|$op|$max|$rate $fixed")
+  done
+done
+
+echo
+echo "kms-proxy $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (release; policy enforcement $ENFORCE; JWT auth) vs moto $("$PY" -c 'import moto; print(moto.__version__)' 2>/dev/null || echo '?')"
+echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load average $(cut -d' ' -f1-3 /proc/loadavg); client on the same machine: oha $("$OHA" --version | cut -d' ' -f2), $CONC connections, $DURATION per run"
+printf '\n%-32s %-16s | %10s %8s %8s %7s | %8s %8s %8s\n' server operation "req/s" "p50 ms" "p99 ms" "ok" "fixed/s" "p50 ms" "p99 ms"
+for r in "${ROWS[@]}"; do
+  IFS='|' read -r name op max fixed <<<"$r"
+  read -r rps p50 p99 ok <<<"$max"
+  read -r frate _ fp50 fp99 _ <<<"$fixed"
+  printf '%-32s %-16s | %10s %8s %8s %7s | %8s %8s %8s\n' "$name" "$op" "$rps" "$p50" "$p99" "$ok" "$frate" "$fp50" "$fp99"
+done
+echo
+echo "saturating: $OHA --no-tui -z $DURATION -c $CONC -m POST -H 'Content-Type: application/x-amz-json-1.1' -H 'X-Amz-Target: TrentService.<Op>' -H 'Authorization: <Bearer HS256 JWT | moto: constant SigV4-shaped>' -d '<body>' <url>"
+echo "fixed rate: the same plus -q <fixed/s> --latency-correction (kms-proxy at $RATE/s, moto at half its maximum)"
