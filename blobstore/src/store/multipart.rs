@@ -1,0 +1,410 @@
+//! S3-style multipart uploads. Each part is an object of its own
+//! (`mpu/{owner}/{uploadId}/part-NNNNN`), written atomically, so a part that
+//! was cut off is simply absent and a re-upload replaces it; a client
+//! resumes by listing the parts it already has. Completion streams the
+//! parts, in order, into one staged write that is published atomically.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStoreExt, PutPayload};
+use serde::{Deserialize, Serialize};
+
+use super::write::{SizeLimit, Written};
+use super::{map_err, obj_path, Blobs, Reservation};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct UploadRecord {
+    id: String,
+    created: i64,
+}
+
+/// An open multipart upload.
+#[derive(Debug, Clone)]
+pub struct UploadInfo {
+    /// The upload id.
+    pub upload_id: String,
+    /// The object id it will create.
+    pub id: String,
+    /// When it was created (Unix seconds).
+    pub created: i64,
+}
+
+/// An uploaded part.
+#[derive(Debug, Clone)]
+pub struct PartInfo {
+    /// Its number (1-based).
+    pub number: u32,
+    /// Its size.
+    pub size: u64,
+    /// Its entity tag.
+    pub etag: Option<String>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn dir(owner: &str, upload_id: &str) -> Path {
+    Path::from_iter(["mpu", owner, upload_id])
+}
+
+fn record_path(owner: &str, upload_id: &str) -> Path {
+    dir(owner, upload_id).join("upload.json")
+}
+
+fn part_path(owner: &str, upload_id: &str, n: u32) -> Path {
+    dir(owner, upload_id).join(format!("part-{n:05}"))
+}
+
+fn part_number(m: &ObjectMeta) -> Option<u32> {
+    m.location.filename()?.strip_prefix("part-")?.parse().ok()
+}
+
+fn no_upload() -> ApiError {
+    ApiError::new(
+        ErrorCode::NoSuchUpload,
+        "the multipart upload does not exist",
+    )
+}
+
+fn lock_key(owner: &str, upload_id: &str) -> String {
+    format!("mpu/{owner}/{upload_id}")
+}
+
+impl Blobs {
+    /// Open a multipart upload for `owner/id`.
+    pub async fn create_upload(&self, owner: &str, id: &str) -> ApiResult<String> {
+        let mut raw = [0u8; 16];
+        getrandom::getrandom(&mut raw).map_err(|e| ApiError::internal("random", e))?;
+        let upload_id = hex::encode(raw);
+        let rec = UploadRecord {
+            id: id.to_string(),
+            created: now(),
+        };
+        let json = serde_json::to_vec(&rec).map_err(|e| ApiError::internal("json", e))?;
+        self.store
+            .put(&record_path(owner, &upload_id), PutPayload::from(json))
+            .await
+            .map_err(|e| ApiError::internal("create upload", e))?;
+        Ok(upload_id)
+    }
+
+    async fn load_upload(&self, owner: &str, id: &str, upload_id: &str) -> ApiResult<()> {
+        if upload_id.len() != 32 || !upload_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(no_upload());
+        }
+        let r = self
+            .store
+            .get(&record_path(owner, upload_id))
+            .await
+            .map_err(|e| map_err(e, "upload", no_upload))?;
+        let bytes = r
+            .bytes()
+            .await
+            .map_err(|e| ApiError::internal("upload", e))?;
+        let rec: UploadRecord =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::internal("upload json", e))?;
+        if rec.id != id {
+            return Err(no_upload());
+        }
+        Ok(())
+    }
+
+    async fn part_metas(
+        &self,
+        owner: &str,
+        upload_id: &str,
+    ) -> ApiResult<BTreeMap<u32, ObjectMeta>> {
+        let d = dir(owner, upload_id);
+        let metas: Vec<ObjectMeta> = self
+            .store
+            .list(Some(&d))
+            .try_collect()
+            .await
+            .map_err(|e| ApiError::internal("list parts", e))?;
+        Ok(metas
+            .into_iter()
+            .filter_map(|m| part_number(&m).map(|n| (n, m)))
+            .collect())
+    }
+
+    /// The parts uploaded so far, by number.
+    pub async fn list_parts(
+        &self,
+        owner: &str,
+        id: &str,
+        upload_id: &str,
+    ) -> ApiResult<Vec<PartInfo>> {
+        self.load_upload(owner, id, upload_id).await?;
+        Ok(self
+            .part_metas(owner, upload_id)
+            .await?
+            .into_iter()
+            .map(|(number, m)| PartInfo {
+                number,
+                size: m.size,
+                etag: m.e_tag,
+            })
+            .collect())
+    }
+
+    /// Upload (or replace) part `number`.
+    pub async fn put_part<S, E>(
+        self: &Arc<Self>,
+        owner: &str,
+        id: &str,
+        upload_id: &str,
+        number: u32,
+        body: S,
+        content_length: Option<u64>,
+    ) -> ApiResult<PartInfo>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        if number == 0 || number > self.limits.max_parts {
+            return Err(ApiError::invalid(format!(
+                "partNumber must be 1 to {}",
+                self.limits.max_parts
+            )));
+        }
+        self.load_upload(owner, id, upload_id).await?;
+        let others: u64 = self
+            .part_metas(owner, upload_id)
+            .await?
+            .iter()
+            .filter(|(n, _)| **n != number)
+            .map(|(_, m)| m.size)
+            .sum();
+        let max_obj = self.limits.max_object_bytes;
+        let limit = SizeLimit {
+            max: max_obj.saturating_sub(others),
+            message: format!("objects are limited to {max_obj} bytes, counting all parts"),
+        };
+        if content_length.is_some_and(|n| n > limit.max) {
+            return Err(ApiError::new(ErrorCode::ObjectTooLarge, limit.message));
+        }
+        let mut reservation = Reservation::new(self, owner).await?;
+        if let Some(n) = content_length {
+            reservation.ensure(n)?;
+        }
+        let path = part_path(owner, upload_id, number);
+        let staged = self.stage(&path, body, reservation, limit).await?;
+        let size = staged.size;
+        let _g = self.locks.lock(&lock_key(owner, upload_id)).await;
+        // Completed or aborted while this part was streaming.
+        if let Err(e) = self.load_upload(owner, id, upload_id).await {
+            staged.abort().await;
+            return Err(e);
+        }
+        let old = self.store.head(&path).await.ok().map(|m| m.size);
+        let (put, reservation) = staged.commit().await?;
+        reservation.keep();
+        if let Some(old) = old {
+            self.usage.release(owner, old);
+        }
+        Ok(PartInfo {
+            number,
+            size,
+            etag: put.e_tag,
+        })
+    }
+
+    /// Assemble parts 1..=n into `owner/id`. When `expected` is given
+    /// (part number and entity tag), the uploaded parts must match it exactly.
+    pub async fn complete_upload(
+        self: &Arc<Self>,
+        owner: &str,
+        id: &str,
+        upload_id: &str,
+        expected: Option<Vec<(u32, Option<String>)>>,
+    ) -> ApiResult<Written> {
+        let _g = self.locks.lock(&lock_key(owner, upload_id)).await;
+        self.load_upload(owner, id, upload_id).await?;
+        let parts = self.part_metas(owner, upload_id).await?;
+        if parts.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidPart,
+                "no part was uploaded",
+            ));
+        }
+        if let Some((gap, _)) = parts
+            .keys()
+            .enumerate()
+            .find(|(i, n)| **n as usize != i + 1)
+        {
+            return Err(ApiError::new(
+                ErrorCode::InvalidPart,
+                format!("part {} is missing", gap + 1),
+            ));
+        }
+        if let Some(exp) = expected {
+            let same = exp.len() == parts.len()
+                && exp.iter().zip(parts.iter()).all(|((en, et), (n, m))| {
+                    en == n && (et.is_none() || et.as_deref() == m.e_tag.as_deref())
+                });
+            if !same {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidPart,
+                    "the parts listed do not match the parts uploaded",
+                ));
+            }
+        }
+        let total: u64 = parts.values().map(|m| m.size).sum();
+        if total > self.limits.max_object_bytes {
+            return Err(ApiError::new(
+                ErrorCode::ObjectTooLarge,
+                format!(
+                    "objects are limited to {} bytes",
+                    self.limits.max_object_bytes
+                ),
+            ));
+        }
+        let path = obj_path(owner, id);
+        let mut upload = self.begin(&path).await?;
+        let copied: ApiResult<()> = async {
+            for m in parts.values() {
+                let mut s = self
+                    .store
+                    .get(&m.location)
+                    .await
+                    .map_err(|e| ApiError::internal("read part", e))?
+                    .into_stream();
+                while let Some(chunk) = s.next().await {
+                    let chunk = chunk.map_err(|e| ApiError::internal("read part", e))?;
+                    upload
+                        .wait_for_capacity(2)
+                        .await
+                        .map_err(|e| ApiError::internal("write", e))?;
+                    upload.put(chunk);
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = copied {
+            let _ = upload.abort().await;
+            return Err(e);
+        }
+        let _o = self.locks.lock(path.as_ref()).await;
+        let old = self.store.head(&path).await.ok().map(|m| m.size);
+        let put = upload
+            .finish()
+            .await
+            .map_err(|e| ApiError::internal("complete", e))?;
+        // The parts' bytes are now the object's: usage is unchanged, except
+        // for an object that was replaced.
+        if let Some(old) = old {
+            self.usage.release(owner, old);
+        }
+        self.remove_upload_files(owner, upload_id, false).await;
+        Ok(Written {
+            size: total,
+            etag: put.e_tag,
+        })
+    }
+
+    /// Abort: remove the upload and its parts, releasing their bytes.
+    pub async fn abort_upload(&self, owner: &str, id: &str, upload_id: &str) -> ApiResult<()> {
+        let _g = self.locks.lock(&lock_key(owner, upload_id)).await;
+        self.load_upload(owner, id, upload_id).await?;
+        self.remove_upload_files(owner, upload_id, true).await;
+        Ok(())
+    }
+
+    /// Delete the record first (the upload is then gone), then the parts.
+    async fn remove_upload_files(&self, owner: &str, upload_id: &str, release: bool) {
+        if let Err(e) = self.store.delete(&record_path(owner, upload_id)).await {
+            tracing::warn!("delete upload record: {e}");
+        }
+        if let Ok(parts) = self.part_metas(owner, upload_id).await {
+            for m in parts.values() {
+                match self.store.delete(&m.location).await {
+                    Ok(()) if release => self.usage.release(owner, m.size),
+                    Ok(()) => {}
+                    Err(e) => tracing::warn!("delete part: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Open uploads of `owner`.
+    pub async fn list_uploads(&self, owner: &str) -> ApiResult<Vec<UploadInfo>> {
+        let prefix = Path::from_iter(["mpu", owner]);
+        let metas: Vec<ObjectMeta> = self
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|e| ApiError::internal("list uploads", e))?;
+        let mut out = Vec::new();
+        for m in metas
+            .iter()
+            .filter(|m| m.location.filename() == Some("upload.json"))
+        {
+            let Some(upload_id) = m.location.parts().nth(2) else {
+                continue;
+            };
+            let Ok(r) = self.store.get(&m.location).await else {
+                continue;
+            };
+            let Ok(bytes) = r.bytes().await else { continue };
+            if let Ok(rec) = serde_json::from_slice::<UploadRecord>(&bytes) {
+                out.push(UploadInfo {
+                    upload_id: upload_id.as_ref().to_string(),
+                    id: rec.id,
+                    created: rec.created,
+                });
+            }
+        }
+        out.sort_by(|a, b| (&a.id, a.created).cmp(&(&b.id, b.created)));
+        Ok(out)
+    }
+}
+
+/// Remove orphaned parts and uploads older than `expire_secs`.
+pub(super) async fn sweep(blobs: &Blobs, expire_secs: u64) -> ApiResult<usize> {
+    let metas: Vec<ObjectMeta> = blobs
+        .store
+        .list(Some(&Path::from("mpu")))
+        .try_collect()
+        .await
+        .map_err(|e| ApiError::internal("sweep", e))?;
+    let mut dirs: BTreeMap<Path, (bool, Vec<Path>)> = BTreeMap::new();
+    let cutoff = now().saturating_sub(expire_secs as i64);
+    for m in metas {
+        let Some(parent) = m.location.parent() else {
+            continue;
+        };
+        let e = dirs.entry(parent).or_default();
+        if m.location.filename() == Some("upload.json") {
+            e.0 = m.last_modified.timestamp() >= cutoff;
+        }
+        e.1.push(m.location);
+    }
+    let mut removed = 0;
+    for (_, (live, files)) in dirs {
+        if live {
+            continue;
+        }
+        removed += 1;
+        // The record first: the upload is then gone even if a part delete fails.
+        let (records, parts): (Vec<Path>, Vec<Path>) = files
+            .into_iter()
+            .partition(|f| f.filename() == Some("upload.json"));
+        for f in records.iter().chain(parts.iter()) {
+            if let Err(e) = blobs.store.delete(f).await {
+                tracing::warn!("sweep {f}: {e}");
+            }
+        }
+    }
+    Ok(removed)
+}
