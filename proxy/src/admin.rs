@@ -308,6 +308,7 @@ pub fn policy(cfg: &Config, store: Arc<dyn Store>, root: Arc<RootKey>, c: Policy
                         key: key.as_ref(),
                         encryption_context: (!ec.is_empty()).then_some(&ec),
                         request_alias: None,
+                        resource: None,
                     },
                 )
                 .map_err(|e| e.message)?;

@@ -55,6 +55,8 @@ pub enum ErrorKind {
     InvalidGrantToken,
     /// A grant id is not valid.
     InvalidGrantId,
+    /// A Parameter Store error, by its AWS name (`ParameterNotFound`, ...).
+    Ssm(&'static str),
     /// The request body is larger than the configured limit.
     RequestTooLarge,
     /// The request was not completed within the configured timeout.
@@ -91,6 +93,7 @@ impl ErrorKind {
             Self::LimitExceeded => "LimitExceededException",
             Self::InvalidGrantToken => "InvalidGrantTokenException",
             Self::InvalidGrantId => "InvalidGrantIdException",
+            Self::Ssm(name) => name,
             Self::RequestTooLarge => "RequestEntityTooLargeException",
             Self::RequestTimeout => "RequestTimeoutException",
             Self::Internal => "KMSInternalException",

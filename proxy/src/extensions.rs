@@ -138,6 +138,7 @@ pub fn call(state: &AppState, op: &str, p: &Principal, body: Value) -> KmsResult
                     key: key.as_ref(),
                     encryption_context: r.encryption_context.as_ref(),
                     request_alias: None,
+                    resource: None,
                 },
             )?;
             Ok(json!({

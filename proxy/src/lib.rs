@@ -25,4 +25,5 @@ pub mod kms;
 pub mod listen;
 pub mod rootkey;
 pub mod server;
+pub mod ssm;
 pub mod store;

@@ -140,11 +140,13 @@ fn run(cli: Cli) -> Res<()> {
     }
 }
 
-/// The built-in `AdministratorAccess` identity policy exists in every store.
+/// The built-in `AdministratorAccess` identity policy exists in every store,
+/// in its current form.
 fn ensure_admin_policy(store: &dyn Store) -> Res<()> {
     use kms_proxy::auth::authz::{admin_policy_document, ADMIN_POLICY};
-    if store.get_identity_policy(ADMIN_POLICY)?.is_none() {
-        store.put_identity_policy(ADMIN_POLICY, &admin_policy_document())?;
+    let doc = admin_policy_document();
+    if store.get_identity_policy(ADMIN_POLICY)?.as_deref() != Some(doc.as_str()) {
+        store.put_identity_policy(ADMIN_POLICY, &doc)?;
     }
     Ok(())
 }

@@ -350,6 +350,7 @@ fn operation_of(headers: &HeaderMap) -> (String, String) {
     let op = target
         .strip_prefix("TrentService.")
         .or_else(|| target.strip_prefix("KmsProxy."))
+        .or_else(|| target.strip_prefix("AmazonSSM."))
         .unwrap_or("")
         .to_string();
     (target, op)
@@ -428,6 +429,9 @@ fn process_authenticated(
         tracing::debug!(request_id, principal = %principal.name, op = %op, "authenticated");
         if target.starts_with("KmsProxy.") {
             return crate::extensions::call(state, &op, principal, body);
+        }
+        if target.starts_with("AmazonSSM.") {
+            return state.kms.ssm_call(&op, principal, body);
         }
         state.kms.call(&op, principal, body)
     })();

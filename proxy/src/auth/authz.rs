@@ -33,7 +33,7 @@ pub const ADMIN_POLICY: &str = "AdministratorAccess";
 pub fn admin_policy_document() -> String {
     serde_json::json!({
         "Version": "2012-10-17",
-        "Statement": [{"Sid": "Admin", "Effect": "Allow", "Action": ["kms:*", "cloudtrail:*"], "Resource": "*"}]
+        "Statement": [{"Sid": "Admin", "Effect": "Allow", "Action": ["kms:*", "ssm:*", "cloudtrail:*"], "Resource": "*"}]
     })
     .to_string()
 }
@@ -49,6 +49,8 @@ pub struct AuthzRequest<'a> {
     pub encryption_context: Option<&'a BTreeMap<String, String>>,
     /// The alias named in the request, for `kms:RequestAlias`.
     pub request_alias: Option<&'a str>,
+    /// The resource ARN when it is not a key (a parameter, for `ssm:` actions).
+    pub resource: Option<&'a str>,
 }
 
 /// A principal's identity policies, by name.
@@ -151,6 +153,15 @@ impl Authz {
         }
     }
 
+    /// The ARN the request acts on.
+    fn resource_of(&self, req: &AuthzRequest<'_>) -> String {
+        match (req.key, req.resource) {
+            (Some(k), _) => self.key_arn(&k.id),
+            (None, Some(r)) => r.to_string(),
+            (None, None) => "*".to_string(),
+        }
+    }
+
     /// The request context the engine sees.
     pub fn context(
         &self,
@@ -159,9 +170,7 @@ impl Authz {
         req: &AuthzRequest<'_>,
     ) -> KmsResult<RequestContext> {
         let arn = self.principal_arn(p);
-        let resource = req
-            .key
-            .map_or_else(|| "*".to_string(), |k| self.key_arn(&k.id));
+        let resource = self.resource_of(req);
         let mut ctx = RequestContext::new(
             Caller {
                 arn: arn.clone(),
@@ -356,9 +365,7 @@ impl Authz {
             return Ok(());
         }
         let d = self.decide(store, p, req)?;
-        let resource = req
-            .key
-            .map_or_else(|| "*".to_string(), |k| self.key_arn(&k.id));
+        let resource = self.resource_of(req);
         let by = describe(&d);
         note(|n| {
             n.allowed = d.allowed();

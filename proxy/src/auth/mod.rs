@@ -152,9 +152,18 @@ impl Authenticator {
             headers: req.headers,
             body: req.body,
         };
+        // The Parameter Store signs for service `ssm`, the key service for `kms`.
+        let service = match req
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(t) if t.starts_with("AmazonSSM.") => "ssm",
+            _ => "kms",
+        };
         let expect = sigv4::Expect {
             region: &self.region,
-            service: "kms",
+            service,
             now,
             max_skew: self.max_skew,
         };

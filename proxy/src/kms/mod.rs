@@ -332,6 +332,27 @@ impl Kms {
                 key,
                 encryption_context,
                 request_alias,
+                resource: None,
+            },
+        )
+    }
+
+    /// The authorization hook for a resource that is not a key.
+    pub fn authorize_resource(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &str,
+    ) -> KmsResult<()> {
+        self.authz.authorize(
+            self.store.as_ref(),
+            principal,
+            &AuthzRequest {
+                action,
+                key: None,
+                encryption_context: None,
+                request_alias: None,
+                resource: Some(resource),
             },
         )
     }

@@ -7,6 +7,7 @@
 //! Key material and access-key secrets arrive here already sealed under the
 //! root key: a store never sees them in the clear.
 
+pub mod params;
 pub mod policy;
 pub mod sqlite;
 
@@ -242,7 +243,7 @@ impl fmt::Debug for AccessKeyRecord {
 }
 
 /// The storage interface (with [`policy::PolicyStore`] for authorisation).
-pub trait Store: policy::PolicyStore + Send + Sync {
+pub trait Store: policy::PolicyStore + params::ParamStore + Send + Sync {
     /// A metadata value (root-key check, KDF salt...).
     fn meta_get(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Set a metadata value.

@@ -148,6 +148,7 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         conn.execute_batch(policy::SCHEMA).map_err(backend)?;
+        conn.execute_batch(params::SCHEMA).map_err(backend)?;
         Ok(())
     }
 
@@ -507,6 +508,7 @@ impl Store for SqliteStore {
     }
 }
 
+mod params;
 mod policy;
 
 #[cfg(test)]
