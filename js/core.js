@@ -9,7 +9,7 @@
 import * as w from './wasm/kms_envelope.js';
 import {
   DEFAULT_FRAME_LENGTH, SUITES, subtle, ensure, convert, isU8, isBlob, isStream, ecPairs, optInt, backendOf,
-  policyOf, signalOf, checkOptions, keyringHandle, throwIfAborted, collect,
+  policyOf, signalOf, checkOptions, keyringHandle, throwIfAborted, collect, importContentKey,
 } from './util.js';
 
 export { KmsEnvelopeError, RawAesKeyring, MultiKeyring } from './util.js';
@@ -59,12 +59,9 @@ class Sealer {
     s.signed = s.enc.is_signed();
     s.frameLength = p.frameLength;
     if (s.backend === 'webcrypto') {
-      const raw = s.enc.content_key();
-      try {
-        s.key = await subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['encrypt']);
-      } finally {
-        raw.fill(0);
-      }
+      s.key = await importContentKey(s.enc.content_key(), 'encrypt');
+      // Chromium's WebCrypto has no AES-192: such messages use the Rust AEAD (same bytes).
+      if (!s.key) s.backend = 'rust';
     }
     return s;
   }

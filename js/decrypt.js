@@ -6,7 +6,7 @@
 import * as w from './wasm/kms_envelope.js';
 import {
   subtle, ensure, convert, isU8, isBlob, isStream, ecPairs, ecObject, optInt, backendOf, policyOf, signalOf,
-  checkOptions, keyringHandle, throwIfAborted, collect,
+  checkOptions, keyringHandle, throwIfAborted, collect, importContentKey,
 } from './util.js';
 
 const KIND_FOOTER = 3;
@@ -115,13 +115,10 @@ class Opener {
     }
     this.headerDone = true;
     this.signed = this.dec.is_signed();
-    if (this.p.backend === 'webcrypto') {
-      const raw = this.dec.content_key();
-      try {
-        this.key = await subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['decrypt']);
-      } finally {
-        raw.fill(0);
-      }
+    this.backend = this.p.backend;
+    if (this.backend === 'webcrypto') {
+      this.key = await importContentKey(this.dec.content_key(), 'decrypt');
+      if (!this.key) this.backend = 'rust'; // no AES-192 in Chromium's WebCrypto
     }
     this.info = {
       encryptionContext: ecObject(this.dec.encryption_context()),
@@ -146,7 +143,7 @@ class Opener {
       const bytes = q.view(total);
       if (kind === KIND_FOOTER) {
         this.dec.verify_footer(bytes);
-      } else if (this.p.backend === 'rust') {
+      } else if (this.backend === 'rust') {
         await emit(this.dec.open_unit(bytes));
       } else {
         const ivAad = this.dec.iv_aad();

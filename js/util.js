@@ -199,6 +199,21 @@ export function keyringHandle(k) {
 
 // ---- helpers ----------------------------------------------------------------
 
+/**
+ * Import a derived content key as a non-extractable WebCrypto key and zero
+ * the copy; null where WebCrypto lacks the key size (AES-192 in Chromium).
+ */
+export async function importContentKey(raw, usage) {
+  try {
+    return await subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, [usage]);
+  } catch (e) {
+    if (raw.length === 24) return null;
+    throw e;
+  } finally {
+    raw.fill(0);
+  }
+}
+
 export function throwIfAborted(signal) {
   if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
 }

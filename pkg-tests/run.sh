@@ -61,7 +61,14 @@ if want node; then
   count_tap "$CONSUMER/node-tests.tap" "node:test"
 fi
 
-# 4. Chromium: page, dedicated Worker, Service Worker
+# 4. TypeScript consumer and bundles (the Vite bundle is loaded in Chromium next)
+if want types; then
+  if (cd "$CONSUMER" && npx --no-install tsc -p tsconfig.json); then ok "tsc --noEmit of a TypeScript consumer"; else bad "tsc --noEmit"; fi
+fi
+if want bundle; then
+  if (cd "$CONSUMER" && node bundle/check-bundles.mjs); then ok "esbuild and Vite bundles without Node built-ins"; else bad "bundles"; fi
+fi
+# 5. Chromium: page, dedicated Worker, Service Worker
 if want browser; then
   if (cd "$CONSUMER" && node browser/run-browser.mjs > browser-tests.log 2>&1); then :; fi
   cat "$CONSUMER/browser-tests.log"
@@ -70,7 +77,7 @@ if want browser; then
   if [ -z "$p" ]; then bad "browser tests produced no summary"; else PASS=$((PASS + p)); FAIL=$((FAIL + f)); fi
 fi
 
-# 5. our messages decrypt with the Python SDK
+# 6. our messages decrypt with the Python SDK
 if "$PY" -c 'import aws_encryption_sdk' 2>/dev/null && [ -d "$CONSUMER/sink" ]; then
   while IFS= read -r line; do
     name=$(node -e 'const j=JSON.parse(process.argv[1]);console.log(j.name+(j.ok?"":" :: "+j.error))' "$line")
@@ -79,11 +86,4 @@ if "$PY" -c 'import aws_encryption_sdk' 2>/dev/null && [ -d "$CONSUMER/sink" ]; 
   echo "python interop: read $(ls "$CONSUMER"/sink/*/*.ct | wc -l) messages from $(ls "$CONSUMER/sink" | tr '\n' ' ')"
 fi
 
-# 6. TypeScript consumer and bundles
-if want types; then
-  if (cd "$CONSUMER" && npx --no-install tsc -p tsconfig.json); then ok "tsc --noEmit of a TypeScript consumer"; else bad "tsc --noEmit"; fi
-fi
-if want bundle; then
-  if (cd "$CONSUMER" && node bundle/check-bundles.mjs); then ok "esbuild and Vite bundles without Node built-ins"; else bad "bundles"; fi
-fi
 finish
