@@ -31,6 +31,14 @@ pub(crate) enum Command {
     Encrypt(EncryptArgs),
     /// Decrypt and verify one message.
     Decrypt(DecryptArgs),
+    /// Encrypt a value on this machine and store it in the proxy's Parameter
+    /// Store as a client-encrypted SecureString (the store cannot read it).
+    PutSecret(crate::secrets::PutSecretArgs),
+    /// Fetch a client-encrypted SecureString and decrypt it here.
+    GetSecret(crate::secrets::GetSecretArgs),
+    /// Fetch every parameter under a path (all pages), decrypting
+    /// client-encrypted ones; prints JSON lines {"name", "value"}.
+    GetSecretsByPath(crate::secrets::GetByPathArgs),
 }
 
 #[derive(Args)]
@@ -141,7 +149,12 @@ impl CommonKeys {
         }
     }
 
-    fn kms_keyring(&self, url: &str) -> Result<Box<dyn Keyring>, Failure> {
+    /// An HTTP client for the proxy named by `--kms-proxy`.
+    pub(crate) fn http_client(&self) -> Result<HttpKms, Failure> {
+        let url = self
+            .kms_proxy
+            .as_deref()
+            .ok_or_else(|| Failure::usage("this command needs --kms-proxy URL"))?;
         let auth = match &self.token_file {
             Some(f) => Auth::TokenFile(f.clone()),
             None => {
@@ -166,8 +179,11 @@ impl CommonKeys {
                 }
             }
         };
-        let client = HttpKms::new(url, auth, Duration::from_millis(self.kms_timeout_ms))
-            .map_err(Failure::usage)?;
+        HttpKms::new(url, auth, Duration::from_millis(self.kms_timeout_ms)).map_err(Failure::usage)
+    }
+
+    fn kms_keyring(&self) -> Result<Box<dyn Keyring>, Failure> {
+        let client = self.http_client()?;
         if self.kms_discovery {
             if !self.key_ids.is_empty() {
                 return Err(Failure::usage(
@@ -187,8 +203,8 @@ impl CommonKeys {
     /// The keyring: the first key generates, the others also wrap.
     pub(crate) fn keyring(&self) -> Result<Box<dyn Keyring>, Failure> {
         let mut rings: Vec<Box<dyn Keyring>> = Vec::new();
-        if let Some(url) = &self.kms_proxy {
-            rings.push(self.kms_keyring(url)?);
+        if self.kms_proxy.is_some() {
+            rings.push(self.kms_keyring()?);
         }
         for spec in &self.raw_aes {
             let parts: Vec<&str> = spec.splitn(3, ':').collect();

@@ -27,6 +27,15 @@ pub(crate) enum Auth {
     },
 }
 
+/// Which service a call goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Service {
+    /// The key service (`TrentService`, SigV4 scope `kms`).
+    Kms,
+    /// The Parameter Store (`AmazonSSM`, SigV4 scope `ssm`).
+    Ssm,
+}
+
 /// A KMS client over HTTP.
 pub(crate) struct HttpKms {
     endpoint: String,
@@ -80,13 +89,23 @@ impl HttpKms {
     }
 
     fn call(&self, op: &str, body: Value) -> Result<Value, Error> {
+        self.call_service(Service::Kms, op, body)
+    }
+
+    /// Call an operation of the key service or the Parameter Store.
+    pub(crate) fn call_service(
+        &self,
+        service: Service,
+        op: &str,
+        body: Value,
+    ) -> Result<Value, Error> {
         let body = body.to_string();
         let mut last = Error::Kms(KmsErrorKind::Unreachable, "no attempt was made".into());
         for attempt in 0..self.attempts {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(100 << (attempt - 1)));
             }
-            match self.once(op, &body) {
+            match self.once(service, op, &body) {
                 Ok(v) => return Ok(v),
                 Err((e, retry)) => {
                     last = e;
@@ -99,8 +118,12 @@ impl HttpKms {
         Err(last)
     }
 
-    fn once(&self, op: &str, body: &str) -> Result<Value, (Error, bool)> {
-        let target = format!("TrentService.{op}");
+    fn once(&self, service: Service, op: &str, body: &str) -> Result<Value, (Error, bool)> {
+        let (prefix, scope) = match service {
+            Service::Kms => ("TrentService", "kms"),
+            Service::Ssm => ("AmazonSSM", "ssm"),
+        };
+        let target = format!("{prefix}.{op}");
         let mut req = self
             .agent
             .post(&self.endpoint)
@@ -139,6 +162,7 @@ impl HttpKms {
                     secret_key.expose(),
                     session_token.as_deref(),
                     region,
+                    scope,
                     &self.host,
                     &target,
                     &amz_date,
@@ -319,6 +343,7 @@ fn sigv4(
     secret_key: &[u8],
     session_token: Option<&str>,
     region: &str,
+    service: &str,
     host: &str,
     target: &str,
     amz_date: &str,
@@ -339,7 +364,7 @@ fn sigv4(
     let signed = signed.join(";");
     let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
     let canonical = format!("POST\n/\n\n{canonical_headers}\n{signed}\n{payload_hash}");
-    let scope = format!("{date}/{region}/kms/aws4_request");
+    let scope = format!("{date}/{region}/{service}/aws4_request");
     let to_sign = format!(
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
         hex::encode(Sha256::digest(canonical.as_bytes()))
@@ -348,7 +373,7 @@ fn sigv4(
     k.extend_from_slice(secret_key);
     let k = hmac(&k, date.as_bytes());
     let k = hmac(&k, region.as_bytes());
-    let k = hmac(&k, b"kms");
+    let k = hmac(&k, service.as_bytes());
     let k = hmac(&k, b"aws4_request");
     let sig = hex::encode(hmac(&k, to_sign.as_bytes()));
     let mut out = vec![

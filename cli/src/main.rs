@@ -10,6 +10,7 @@
 mod args;
 mod io;
 mod kms;
+mod secrets;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,14 @@ impl Failure {
             code: "USAGE",
             message: message.into(),
             status: 2,
+        }
+    }
+
+    pub(crate) fn coded(code: &'static str, message: String, status: u8) -> Self {
+        Self {
+            code,
+            message,
+            status,
         }
     }
 
@@ -107,6 +116,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             decrypt(&a.keys, opts, &mut io)?;
             io.commit()
         }
+        Command::PutSecret(a) => secrets::put(&a),
+        Command::GetSecret(a) => secrets::get(&a),
+        Command::GetSecretsByPath(a) => secrets::get_by_path(&a),
     }
 }
 

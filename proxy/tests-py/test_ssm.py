@@ -250,3 +250,47 @@ def test_aws_cli_ssm(sp):
     out = subprocess.run(aws + ["get-parameters-by-path", "--path", "/cli", "--query", "Parameters[].Name", "--output", "text"],
                          check=True, env=env, capture_output=True, text=True).stdout
     assert out.split() == ["/cli/x"]
+
+
+def cli_bin():
+    env = os.environ.get("KMS_ENVELOPE_BIN")
+    if env:
+        return env
+    root = Path(__file__).resolve().parents[2]
+    return str(Path(os.environ.get("CARGO_TARGET_DIR", root / "target")) / "debug" / "kms-envelope")
+
+
+def test_end_to_end_secrets_leave_no_plaintext_in_the_store(sp):
+    assert Path(cli_bin()).exists(), "run.sh builds the CLI"
+    key = sp.client().create_key()["KeyMetadata"]["Arn"]
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=sp.access_key, AWS_SECRET_ACCESS_KEY=sp.secret_key, AWS_REGION=REGION)
+    common = ["--kms-proxy", sp.url, "--key-id", key]
+    secret = "S3cr3t-e2e-" + base64.b16encode(os.urandom(8)).decode()
+
+    def cli(*args, check=True):
+        return subprocess.run([cli_bin(), *args], env=env, capture_output=True, text=True, check=check, timeout=60)
+
+    cli("put-secret", "--name", "/e2e/db", "--value", secret, *common)
+    ssm = ssm_client(sp)
+    ssm.put_parameter(Name="/e2e/plain", Value="not-secret", Type="String")
+    stored = ssm.get_parameter(Name="/e2e/db", WithDecryption=True)["Parameter"]
+    assert stored["Type"] == "SecureString" and secret not in stored["Value"]
+    assert base64.b64decode(stored["Value"])[:1] == b"\x02", "an AWS Encryption SDK v2 message"
+    assert cli("get-secret", "--name", "/e2e/db", *common).stdout == secret
+    lines = [json.loads(l) for l in cli("get-secrets-by-path", "--path", "/e2e", *common).stdout.splitlines()]
+    assert lines == [{"name": "/e2e/db", "value": secret}, {"name": "/e2e/plain", "value": "not-secret"}]
+    # The proxy's files hold no plaintext of it.
+    for f in sp.dir.glob("store.db*"):
+        if f.is_file():
+            assert secret.encode() not in f.read_bytes(), f
+    # A message copied to another name does not decrypt there.
+    ssm.put_parameter(Name="/e2e/moved", Value=stored["Value"], Type="SecureString", KeyId="client-encrypted")
+    r = cli("get-secret", "--name", "/e2e/moved", *common, check=False)
+    assert r.returncode == 1 and "error[ENCRYPTION_CONTEXT_MISMATCH]" in r.stderr
+    r = cli("get-secret", "--name", "/e2e/none", *common, check=False)
+    assert r.returncode == 1 and "error[PARAMETER_NOT_FOUND]" in r.stderr
+    # Only AWS Encryption SDK messages are accepted as client-encrypted.
+    with pytest.raises(ClientError) as e:
+        ssm.put_parameter(Name="/e2e/bad", Value=base64.b64encode(b"plaintext!").decode(), Type="SecureString",
+                          KeyId="client-encrypted")
+    assert code(e) == "ValidationException"
