@@ -107,6 +107,26 @@ pub fn quote_etag(e: Option<&str>) -> Option<String> {
     e.map(|e| format!("\"{}\"", e.trim_matches('"')))
 }
 
+/// After refusing a body part-way (quota, size, a vanished upload), read
+/// and discard up to 16 MiB more, for at most 5 s, so that the client
+/// finishes sending and reads the error instead of a reset connection.
+pub async fn drain<S, E>(body: &mut S)
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+{
+    use futures_util::StreamExt;
+    let mut left: usize = 16 << 20;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(Ok(chunk)) = body.next().await {
+            left = left.saturating_sub(chunk.len());
+            if left == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 async fn health() -> Response {
     json(StatusCode::OK, serde_json::json!({"status": "ok"}))
 }

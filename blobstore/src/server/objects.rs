@@ -66,6 +66,7 @@ pub(super) async fn object(
 ) -> Response {
     let (parts, body) = req.into_parts();
     let q = Query::of(&parts.uri);
+    let mut stream = body.into_data_stream();
     let run = async {
         let user = st.authenticate(&parts.headers)?;
         check_name("owner", &owner)?;
@@ -84,15 +85,12 @@ pub(super) async fn object(
             Method::GET => get(&st, &user, &owner, &id, h, false).await,
             Method::HEAD => get(&st, &user, &owner, &id, h, true).await,
             Method::PUT if q.has("uploadId") => {
-                uploads::put_part(&st, &user, &owner, &id, &q, h, body).await
+                uploads::put_part(&st, &user, &owner, &id, &q, h, &mut stream).await
             }
             Method::PUT => {
                 require_owner(&user, &owner)?;
                 let len = content_length(h)?;
-                let w = st
-                    .blobs
-                    .put(&owner, &id, body.into_data_stream(), len)
-                    .await?;
+                let w = st.blobs.put(&owner, &id, &mut stream, len).await?;
                 let etag = quote_etag(w.etag.as_deref());
                 let mut r = json(
                     StatusCode::OK,
@@ -105,7 +103,7 @@ pub(super) async fn object(
             }
             Method::POST if q.has("uploads") => uploads::create(&st, &user, &owner, &id).await,
             Method::POST if q.has("uploadId") && q.has("complete") => {
-                uploads::complete(&st, &user, &owner, &id, &q, body).await
+                uploads::complete(&st, &user, &owner, &id, &q, &mut stream).await
             }
             Method::POST if q.has("share") => share(&st, &user, &owner, &id, &q, true).await,
             Method::POST => Err(ApiError::invalid(
@@ -123,7 +121,16 @@ pub(super) async fn object(
             _ => Err(method_not_allowed()),
         }
     };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+    match run.await {
+        Ok(r) => r,
+        Err(e) => {
+            // A refused upload: let the client finish sending and read the error.
+            if matches!(parts.method, Method::PUT | Method::POST) {
+                super::drain(&mut stream).await;
+            }
+            e.into_response()
+        }
+    }
 }
 
 async fn share(

@@ -1,9 +1,10 @@
 //! Multipart handlers (owner only): create, upload part, list parts,
 //! complete, abort.
 
-use axum::body::Body;
+use axum::body::BodyDataStream;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -36,7 +37,7 @@ pub(super) async fn put_part(
     id: &str,
     q: &Query,
     h: &HeaderMap,
-    body: Body,
+    body: &mut BodyDataStream,
 ) -> ApiResult<Response> {
     require_owner(user, owner)?;
     let number: u32 = q
@@ -46,14 +47,7 @@ pub(super) async fn put_part(
     let len = content_length(h)?;
     let p = st
         .blobs
-        .put_part(
-            owner,
-            id,
-            upload_id(q),
-            number,
-            body.into_data_stream(),
-            len,
-        )
+        .put_part(owner, id, upload_id(q), number, body, len)
         .await?;
     let etag = quote_etag(p.etag.as_deref());
     let mut r = json(
@@ -107,12 +101,17 @@ pub(super) async fn complete(
     owner: &str,
     id: &str,
     q: &Query,
-    body: Body,
+    body: &mut BodyDataStream,
 ) -> ApiResult<Response> {
     require_owner(user, owner)?;
-    let bytes = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .map_err(|_| ApiError::invalid("the completion body is too large or unreadable"))?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|_| ApiError::invalid("the completion body is unreadable"))?;
+        if bytes.len() + chunk.len() > 1 << 20 {
+            return Err(ApiError::invalid("the completion body is over 1 MiB"));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
     let expected = if bytes.iter().all(u8::is_ascii_whitespace) {
         None
     } else {

@@ -163,7 +163,7 @@ impl Blobs {
         id: &str,
         upload_id: &str,
         number: u32,
-        body: S,
+        body: &mut S,
         content_length: Option<u64>,
     ) -> ApiResult<PartInfo>
     where
@@ -249,7 +249,10 @@ impl Blobs {
         if let Some(exp) = expected {
             let same = exp.len() == parts.len()
                 && exp.iter().zip(parts.iter()).all(|((en, et), (n, m))| {
-                    en == n && (et.is_none() || et.as_deref() == m.e_tag.as_deref())
+                    let unquote = |e: &str| e.trim_matches('"').to_string();
+                    en == n
+                        && (et.is_none()
+                            || et.as_deref().map(unquote) == m.e_tag.as_deref().map(unquote))
                 });
             if !same {
                 return Err(ApiError::new(

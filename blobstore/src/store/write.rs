@@ -68,7 +68,7 @@ impl Blobs {
     pub(crate) async fn stage<S, E>(
         &self,
         path: &Path,
-        mut body: S,
+        body: &mut S,
         mut reservation: Reservation,
         limit: SizeLimit,
     ) -> ApiResult<Staged>
@@ -135,7 +135,7 @@ impl Blobs {
         self: &std::sync::Arc<Self>,
         owner: &str,
         id: &str,
-        body: S,
+        body: &mut S,
         content_length: Option<u64>,
     ) -> ApiResult<Written>
     where
