@@ -297,6 +297,23 @@ impl Authz {
         Ok(out)
     }
 
+    /// A decider for many resource-only requests of one principal: the
+    /// context and identity policies are built once.
+    pub fn decider(&self, store: &dyn Store, p: &Principal) -> KmsResult<Decider<'_>> {
+        let req = AuthzRequest {
+            action: "",
+            key: None,
+            encryption_context: None,
+            request_alias: None,
+            resource: None,
+        };
+        Ok(Decider {
+            authz: self,
+            ctx: self.context(store, p, &req)?,
+            identity: self.identity_policies(store, p)?,
+        })
+    }
+
     /// The engine's grant form of a stored grant.
     pub fn grant(&self, g: &GrantRecord) -> Grant {
         Grant {
@@ -393,6 +410,31 @@ impl Authz {
                 ),
             )),
         }
+    }
+}
+
+/// Decides (action, resource) pairs for one principal without keys.
+pub struct Decider<'a> {
+    authz: &'a Authz,
+    ctx: RequestContext,
+    identity: IdentityPolicies,
+}
+
+impl Decider<'_> {
+    /// The decision for `action` on `resource` (identity policies alone).
+    pub fn decide(&mut self, action: &str, resource: &str) -> Decision {
+        self.ctx.action = action.to_string();
+        self.ctx.resource = resource.to_string();
+        if !self.authz.enforce {
+            return Decision::Allow(Vec::new());
+        }
+        evaluate(
+            &self.ctx,
+            &self.authz.delegate,
+            &self.identity,
+            &[],
+            &BTreeMap::new(),
+        )
     }
 }
 

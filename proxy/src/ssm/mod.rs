@@ -177,29 +177,15 @@ impl Kms {
         self.authorize_resource(p, action, &self.param_arn(name))
     }
 
-    /// Whether `p` may see `name` in a path listing: allowed to list it, and
-    /// not explicitly denied reading it.
-    fn visible(&self, p: &Principal, name: &str) -> KmsResult<bool> {
-        use crate::auth::authz::AuthzRequest;
+    /// Whether a path listing may show `name`: allowed to list it, and not
+    /// explicitly denied reading it.
+    fn visible(&self, d: &mut crate::auth::authz::Decider<'_>, name: &str) -> bool {
         let arn = self.param_arn(name);
-        let ask = |action: &str| {
-            self.authz().decide(
-                self.store(),
-                p,
-                &AuthzRequest {
-                    action,
-                    key: None,
-                    encryption_context: None,
-                    request_alias: None,
-                    resource: Some(&arn),
-                },
-            )
-        };
-        Ok(ask("ssm:GetParametersByPath")?.allowed()
+        d.decide("ssm:GetParametersByPath", &arn).allowed()
             && !matches!(
-                ask("ssm:GetParameter")?,
+                d.decide("ssm:GetParameter", &arn),
                 kms_proxy_policy::Decision::ExplicitDeny(_)
-            ))
+            )
     }
 
     /// Run one Parameter Store operation.
@@ -554,7 +540,12 @@ impl Kms {
             let ok = match f.key.as_str() {
                 "Type" => test(&v.kind),
                 "KeyId" => v.key_id.as_deref().is_some_and(test),
-                "Label" => v.labels.iter().any(|l| test(l)),
+                "Label" => self
+                    .store()
+                    .param_labels(&v.name, v.version)
+                    .map_err(KmsError::internal)?
+                    .iter()
+                    .any(|l| test(l)),
                 "Name" => test(&v.name) || test(v.name.trim_start_matches('/')),
                 "Tier" => test(&v.tier),
                 "DataType" => test(&v.data_type),
@@ -605,22 +596,24 @@ impl Kms {
         }
         self.allow_param(p, "ssm:GetParametersByPath", path.trim_end_matches('/'))?;
         let decrypt = r.with_decryption.unwrap_or(false);
+        let mut decider = self.authz().decider(self.store(), p)?;
         let mut after = token_in(r.next_token.as_deref())?;
         let mut out = Vec::new();
         let mut more = false;
+        let batch_size = 2 * max + 2;
         'scan: loop {
             let batch = self
                 .store()
-                .list_params(&path, after.as_deref(), 100)
+                .list_params(&path, after.as_deref(), batch_size)
                 .map_err(KmsError::internal)?;
-            let done = batch.len() < 100;
+            let done = batch.len() < batch_size;
             for v in batch {
                 after = Some(v.name.clone());
                 let rest = &v.name[path.len()..];
                 if !recursive && rest.contains('/') {
                     continue;
                 }
-                if !self.filter_matches(&v, &filters)? || !self.visible(p, &v.name)? {
+                if !self.filter_matches(&v, &filters)? || !self.visible(&mut decider, &v.name) {
                     continue;
                 }
                 if out.len() == max {

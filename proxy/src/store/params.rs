@@ -78,13 +78,15 @@ pub trait ParamStore {
     /// Every version, oldest first.
     fn param_history(&self, name: &str) -> StoreResult<Vec<ParamVersion>>;
     /// Latest versions of parameters whose names start with `prefix`, by
-    /// name, after `after`, at most `limit`.
+    /// name, after `after`, at most `limit` (without their labels).
     fn list_params(
         &self,
         prefix: &str,
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<ParamVersion>>;
+    /// The labels of one version.
+    fn param_labels(&self, name: &str, version: u64) -> StoreResult<Vec<String>>;
     /// Delete a parameter with all its versions; false if there was none.
     fn delete_param(&self, name: &str) -> StoreResult<bool>;
     /// Move `labels` to a version (from wherever they were). The store checks

@@ -208,21 +208,30 @@ impl ParamStore for SqliteStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<ParamVersion>> {
-        // Names sort as text; a prefix range avoids LIKE's wildcards.
+        // Names sort as text; a prefix range avoids LIKE's wildcards. Labels
+        // are not loaded here (listings do not show them).
         let upper = format!("{prefix}\u{10FFFF}");
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COLS} FROM param_latest l JOIN param_versions v \
                  ON v.name = l.name AND v.version = l.version \
                  WHERE l.name >= ?1 AND l.name < ?2 AND l.name > ?3 ORDER BY l.name LIMIT ?4"
             ))?;
-            let rows: Vec<ParamVersion> = st
-                .query_map(
-                    params![prefix, upper, after.unwrap_or(""), limit as i64],
-                    from_row,
-                )?
-                .collect::<rusqlite::Result<_>>()?;
-            rows.into_iter().map(|v| with_labels(c, v)).collect()
+            let rows = st.query_map(
+                params![prefix, upper, after.unwrap_or(""), limit as i64],
+                from_row,
+            )?;
+            rows.collect()
+        })
+    }
+
+    fn param_labels(&self, name: &str, version: u64) -> StoreResult<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT label FROM param_labels WHERE name = ?1 AND version = ?2 ORDER BY label",
+            )?;
+            let rows = st.query_map(params![name, version as i64], |r| r.get(0))?;
+            rows.collect()
         })
     }
 
