@@ -11,7 +11,9 @@
 #   8. pkg-tests/run.sh, if it exists
 #
 # Every step runs even when an earlier one failed (setup excepted), so one run
-# shows every failure; the exit status is non-zero if any step failed.
+# shows every failure; the exit status is non-zero if any step failed. Each
+# step has a time limit (minutes, below) so that a hung step fails instead of
+# eating CI's whole budget.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -20,20 +22,33 @@ failed=()
 ran=0
 START=$SECONDS
 
+# `timeout` runs each step in a process group of its own, and on expiry ends
+# the whole group (browsers, servers); Ctrl-C or a TERM to this script is
+# passed on to the running step the same way.
+child=
+trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; echo "test.sh: interrupted" >&2; exit 130' INT TERM
+
+# step NAME MINUTES COMMAND...
 step() {
-  local name=$1
-  shift
+  local name=$1 minutes=$2
+  shift 2
   local t0=$SECONDS rc
   printf '\n==> %s\n' "$name"
-  "$@"
+  timeout --kill-after=30 "$((minutes * 60))" "$@" &
+  child=$!
+  wait "$child"
   rc=$?
+  child=
   ran=$((ran + 1))
   if [ "$rc" -eq 0 ]; then
     printf '==> %s: ok (%ss)\n' "$name" "$((SECONDS - t0))"
-  else
-    printf '==> %s: FAILED, exit %s (%ss)\n' "$name" "$rc" "$((SECONDS - t0))"
-    failed+=("$name")
+    return 0
   fi
+  case $rc in
+    124 | 137) printf '==> %s: FAILED, still running after %s minutes (%ss)\n' "$name" "$minutes" "$((SECONDS - t0))" ;;
+    *) printf '==> %s: FAILED, exit %s (%ss)\n' "$name" "$rc" "$((SECONDS - t0))" ;;
+  esac
+  failed+=("$name")
   return 0
 }
 
@@ -42,38 +57,32 @@ if ! bash scripts/setup-test-deps.sh; then
   exit 1
 fi
 
-step "cargo fmt" cargo fmt --all -- --check
-step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
-step "cargo test (release)" cargo test --workspace --release
+step "cargo fmt" 5 cargo fmt --all -- --check
+step "cargo clippy" 25 cargo clippy --workspace --all-targets -- -D warnings
+step "cargo test (release)" 35 cargo test --workspace --release
 
-interop() {
-  # The CLI binary that `cargo test --release` built for the CLI's own tests;
-  # if that step could not build it, conftest.py builds it itself.
-  local bin=$ROOT/target/release/kms-envelope
-  if [ -x "$bin" ] && [ "${#failed[@]}" -eq 0 ]; then
-    export KMS_ENVELOPE_BIN=$bin
-  fi
+# The interop suite tests the CLI binary that `cargo test --release` built for
+# the CLI's own tests; if that step failed, conftest.py builds it itself.
+if [ -x target/release/kms-envelope ] && [ "${#failed[@]}" -eq 0 ]; then
+  export KMS_ENVELOPE_BIN=$ROOT/target/release/kms-envelope
+fi
+# (pytest's exit 5, "no test collected", is a failure here like any other.)
+step "interop (pytest vs the official AWS Encryption SDK)" 15 \
   "$ROOT/.venv/bin/python" -m pytest -c interop/pytest.ini interop
-  local rc=$?
-  if [ "$rc" -eq 5 ]; then
-    echo "interop: pytest collected no tests; that is a failure here" >&2
-  fi
-  return "$rc"
-}
-step "interop (pytest vs the official AWS Encryption SDK)" interop
+unset KMS_ENVELOPE_BIN
 
 if [ -f proxy/tests-py/run.sh ]; then
-  step "kms-proxy python tests" bash proxy/tests-py/run.sh
+  step "kms-proxy python tests" 15 bash proxy/tests-py/run.sh
 else
   printf '\n==> kms-proxy python tests: skipped (no proxy/tests-py/run.sh)\n'
 fi
 if [ -f scripts/fuzz-smoke.sh ]; then
-  step "fuzz smoke" bash scripts/fuzz-smoke.sh
+  step "fuzz smoke" 15 bash scripts/fuzz-smoke.sh
 else
   printf '\n==> fuzz smoke: skipped (no scripts/fuzz-smoke.sh)\n'
 fi
 if [ -f pkg-tests/run.sh ]; then
-  step "package tests" bash pkg-tests/run.sh
+  step "package tests" 25 bash pkg-tests/run.sh
 else
   printf '\n==> package tests: skipped (no pkg-tests/run.sh)\n'
 fi
