@@ -108,6 +108,7 @@ TOML
   "$bin" --config "$dir/kms-proxy.toml" policy attach AdministratorAccess --group jwt-users >/dev/null
   "$bin" --config "$dir/kms-proxy.toml" serve > "$dir/out" 2> "$dir/log" &
   PIDS+=($!)
+  PROXY_PID=$!
   for _ in $(seq 100); do grep -q "listening on" "$dir/out" 2>/dev/null && break; sleep 0.1; done
   PROXY_URL=$(sed -n 's/.*listening on //p' "$dir/out")
   [[ -n "$PROXY_URL" ]] || { cat "$dir/log" >&2; exit 1; }
@@ -141,13 +142,13 @@ rps = r["summary"]["requestsPerSec"]
 print("%.0f %.2f %.2f %.4f" % (rps, (lp["p50"] or 0) * 1000, (lp["p99"] or 0) * 1000, codes.get("200", 0) / total))'
 }
 
-# Targets: name|url|auth|gdk body|decrypt body|fixed rate ("half" = half its maximum).
+# Targets: name|url|auth|gdk body|decrypt body|fixed rate ("half" = half its maximum)|server pid.
 TARGETS=()
 add_proxy() { # label bin audit
   local b
   start_proxy "$2" "$3"
   mapfile -t b < <(bodies "$PROXY_URL" "$PROXY_AUTH")
-  TARGETS+=("$1|$PROXY_URL|$PROXY_AUTH|${b[0]}|${b[1]}|$RATE")
+  TARGETS+=("$1|$PROXY_URL|$PROXY_AUTH|${b[0]}|${b[1]}|$RATE|$PROXY_PID")
 }
 for a in $AUDIT; do
   add_proxy "kms-proxy (audit $a)" "$BIN" "$a"
@@ -157,41 +158,60 @@ if [[ -n "$MOTO" ]]; then
   port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   "$MOTO" -H 127.0.0.1 -p "$port" > "$WORK/moto.log" 2>&1 &
   PIDS+=($!)
+  moto_pid=$!
   for _ in $(seq 100); do
     curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/" 2>/dev/null && break; sleep 0.2
   done
   mapfile -t b < <(bodies "http://127.0.0.1:$port/" "$MOTO_AUTH")
-  TARGETS+=("moto|http://127.0.0.1:$port/|$MOTO_AUTH|${b[0]}|${b[1]}|half")
+  TARGETS+=("moto|http://127.0.0.1:$port/|$MOTO_AUTH|${b[0]}|${b[1]}|half|$moto_pid")
 else
   echo "bench-proxy: moto_server not found (pip install 'moto[server]'); moto rows skipped" >&2
 fi
 
+# CPU time (user + system) of a process so far, in clock ticks.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+
 ROWS=()
 for op in GenerateDataKey Decrypt; do
   for t in "${TARGETS[@]}"; do
-    IFS='|' read -r name url auth gdk dec rate <<<"$t"
+    IFS='|' read -r name url auth gdk dec rate pid <<<"$t"
     body=$([[ $op == GenerateDataKey ]] && echo "$gdk" || echo "$dec")
     run_oha "$url" "$auth" "$op" "$body" -z 2s -c "$CONC" >/dev/null # warm-up
-    max=$(run_oha "$url" "$auth" "$op" "$body" -z "$DURATION" -c "$CONC")
+    # The saturating run, with the CPU time the server and the client used:
+    # a figure the other load on a shared machine does not distort.
+    t0=$(ticks "$pid")
+    export -f run_oha
+    max=$(OHA=$OHA PY=$PY /usr/bin/time -f '%U %S' -o "$WORK/client.time" \
+      bash -c 'run_oha "$@"' _ "$url" "$auth" "$op" "$body" -z "$DURATION" -c "$CONC")
+    server_s=$(( $(ticks "$pid") - t0 ))
+    read -r cu cs < "$WORK/client.time"
+    cpu=$("$PY" -c 'import sys; rps, dur, st, hz, cu, cs = map(float, sys.argv[1:]); n = rps * dur or 1
+print("%.1f %.1f" % (st / hz / n * 1e6, (cu + cs) / n * 1e6))' \
+      "$(cut -d' ' -f1 <<<"$max")" "${DURATION%s}" "$server_s" "$HZ" "$cu" "$cs")
     if [[ $rate == half ]]; then
       rate=$(( $(cut -d' ' -f1 <<<"$max") / 2 ))
       rate=$(( rate > 0 ? rate : 1 ))
     fi
     fixed=$(run_oha "$url" "$auth" "$op" "$body" -z "$DURATION" -c "$CONC" -q "$rate" --latency-correction)
-    ROWS+=("$name|$op|$max|$rate $fixed")
+    ROWS+=("$name|$op|$max|$rate $fixed|$cpu")
   done
 done
 
 echo
 echo "kms-proxy $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (release; policy enforcement $ENFORCE; JWT auth) vs moto $("$PY" -c 'import moto; print(moto.__version__)' 2>/dev/null || echo '?')"
 echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load average $(cut -d' ' -f1-3 /proc/loadavg); client on the same machine: oha $("$OHA" --version | cut -d' ' -f2), $CONC connections, $DURATION per run"
-printf '\n%-32s %-16s | %10s %8s %8s %7s | %8s %8s %8s\n' server operation "req/s" "p50 ms" "p99 ms" "ok" "fixed/s" "p50 ms" "p99 ms"
+printf '\n%-30s %-15s | %8s %7s %7s %6s | %7s %7s %7s | %9s %9s %9s\n' server operation "req/s" "p50 ms" "p99 ms" "ok" "fixed/s" "p50 ms" "p99 ms" "server us" "client us" "2-core /s"
 for r in "${ROWS[@]}"; do
-  IFS='|' read -r name op max fixed <<<"$r"
+  IFS='|' read -r name op max fixed cpu <<<"$r"
   read -r rps p50 p99 ok <<<"$max"
   read -r frate _ fp50 fp99 _ <<<"$fixed"
-  printf '%-32s %-16s | %10s %8s %8s %7s | %8s %8s %8s\n' "$name" "$op" "$rps" "$p50" "$p99" "$ok" "$frate" "$fp50" "$fp99"
+  read -r scpu ccpu <<<"$cpu"
+  cap=$("$PY" -c 'import sys; print("%.0f" % (2e6 / (float(sys.argv[1]) + float(sys.argv[2]))))' "$scpu" "$ccpu")
+  printf '%-30s %-15s | %8s %7s %7s %6s | %7s %7s %7s | %9s %9s %9s\n' "$name" "$op" "$rps" "$p50" "$p99" "$ok" "$frate" "$fp50" "$fp99" "$scpu" "$ccpu" "$cap"
 done
 echo
 echo "saturating: $OHA --no-tui -z $DURATION -c $CONC -m POST -H 'Content-Type: application/x-amz-json-1.1' -H 'X-Amz-Target: TrentService.<Op>' -H 'Authorization: <Bearer HS256 JWT | moto: constant SigV4-shaped>' -d '<body>' <url>"
 echo "fixed rate: the same plus -q <fixed/s> --latency-correction (kms-proxy at $RATE/s, moto at half its maximum)"
+echo "server us / client us: CPU time (user+system) per request of the server and of oha in the saturating run;"
+echo "2-core /s: 2 s of CPU per second divided by their sum, the rate two dedicated cores would sustain (not measured)"
