@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { createCipheriv, createDecipheriv, randomFillSync, webcrypto } from 'node:crypto';
 import { extname, join } from 'node:path';
 import { build } from 'esbuild';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
 const here = new URL('.', import.meta.url).pathname;
@@ -163,7 +164,7 @@ try {
 // ---- Node
 {
   const pkg = await import('kms-envelope');
-  const aws = await import('@aws-crypto/client-node');
+  const aws = createRequire(join(here, 'aws-node/x.js'))('@aws-crypto/client-node');
   const { encrypt, decrypt } = aws.buildClient(aws.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
   const awsKeyring = new aws.RawAesKeyringNode({ keyName: 'k', keyNamespace: 'bench', unencryptedMasterKey: webcrypto.getRandomValues(new Uint8Array(32)), wrappingSuite: aws.RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING });
   const iv = Buffer.alloc(12);
