@@ -13,6 +13,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
+use object_store::chunked::ChunkedStore;
 use object_store::local::LocalFileSystem;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -204,7 +205,10 @@ pub async fn start(config: &Config) -> Result<Running, String> {
         .map_err(|e| format!("{}: {e}", config.data_dir.display()))?
         .with_automatic_cleanup(true)
         .with_fsync(config.fsync);
-    let blobs = Blobs::new(Arc::new(fs), config.limits.clone());
+    // Reads of local files go out in 512 KiB chunks (the backend's own
+    // default is 8 KiB, one blocking-pool hop each).
+    let store = ChunkedStore::new(Arc::new(fs), 512 << 10);
+    let blobs = Blobs::new(Arc::new(store), config.limits.clone());
     let swept = blobs
         .sweep_uploads(config.limits.multipart_expiry_secs)
         .await

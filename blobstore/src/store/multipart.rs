@@ -189,6 +189,9 @@ impl Blobs {
             max: max_obj.saturating_sub(others),
             message: format!("objects are limited to {max_obj} bytes, counting all parts"),
         };
+        if content_length == Some(0) {
+            return Err(ApiError::invalid("a part holds at least 1 byte"));
+        }
         if content_length.is_some_and(|n| n > limit.max) {
             return Err(ApiError::new(ErrorCode::ObjectTooLarge, limit.message));
         }
@@ -199,6 +202,10 @@ impl Blobs {
         let path = part_path(owner, upload_id, number);
         let staged = self.stage(&path, body, reservation, limit).await?;
         let size = staged.size;
+        if size == 0 {
+            staged.abort().await;
+            return Err(ApiError::invalid("a part holds at least 1 byte"));
+        }
         let _g = self.locks.lock(&lock_key(owner, upload_id)).await;
         // Completed or aborted while this part was streaming.
         if let Err(e) = self.load_upload(owner, id, upload_id).await {

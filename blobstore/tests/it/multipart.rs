@@ -160,6 +160,25 @@ async fn gaps_abort_and_bad_ids() {
     part(&env, path, &up, 3, b"three".to_vec()).await;
     let r = complete(&env, path, &up, None).await;
     assert_eq!(error_code(r, 400).await, "InvalidPart");
+    // Empty parts are refused, declared or streamed.
+    let r = part(&env, path, &up, 2, Vec::new()).await;
+    assert_eq!(error_code(r, 400).await, "InvalidArgument");
+    let r = env
+        .put(
+            "alice",
+            &format!("{path}?uploadId={up}&partNumber=2"),
+            stream_body(vec![], false),
+        )
+        .await;
+    assert_eq!(error_code(r, 400).await, "InvalidArgument");
+    assert_eq!(
+        settled_files(&env)
+            .await
+            .iter()
+            .filter(|(n, _)| n.contains("part-"))
+            .count(),
+        2
+    );
     for n in ["0", "10001", "x"] {
         let r = env
             .put(
