@@ -82,7 +82,16 @@ pub(super) async fn object(
                 let readers = st.blobs.readers(&owner, &id).await?;
                 Ok(json(StatusCode::OK, json!({"id": id, "readers": readers})))
             }
-            Method::GET => get(&st, &user, &owner, &id, h, false).await,
+            Method::GET => match get(&st, &user, &owner, &id, h, false).await {
+                // Replaced between the metadata and the read: once more.
+                Err(e)
+                    if e.code == ErrorCode::PreconditionFailed
+                        && !h.contains_key(header::IF_MATCH) =>
+                {
+                    get(&st, &user, &owner, &id, h, false).await
+                }
+                r => r,
+            },
             Method::HEAD => get(&st, &user, &owner, &id, h, true).await,
             Method::PUT if q.has("uploadId") => {
                 uploads::put_part(&st, &user, &owner, &id, &q, h, &mut stream).await

@@ -21,6 +21,7 @@ fn idp_config(dir: &std::path::Path) -> IdpConfig {
     c.argon2.iterations = 1;
     c.rate_limit.max_failures_per_user = 3;
     c.rate_limit.max_failures_per_ip = 6;
+    c.cors.allowed_origins = vec![ORIGIN.into()];
     c
 }
 
@@ -110,6 +111,26 @@ async fn login_issues_tokens_the_store_accepts() {
     let v = body_json(login(&format!("http://{}", run2.addr), "bob", &bob_pw).await).await;
     let r = put("/o/bob/f", v["token"].as_str().unwrap()).await.unwrap();
     assert_eq!(error_code(r, 401).await, "InvalidToken");
+
+    // The demo page (another origin) may call /login.
+    let r = client()
+        .request(reqwest::Method::OPTIONS, format!("{url}/login"))
+        .header("origin", ORIGIN)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(r.headers()["access-control-allow-origin"], ORIGIN);
+    let r = client()
+        .post(format!("{url}/login"))
+        .header("origin", "http://evil.test")
+        .body(json!({"username": "alice", "password": &*alice_pw}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(!r.headers().contains_key("access-control-allow-origin"));
 
     // Wrong password, unknown user, bad bodies.
     let r = login(&url, "alice", "wrong").await;
