@@ -18,7 +18,8 @@
 #   COMPARE_BIN           another kms-proxy binary (e.g. an older build) measured
 #                         in the same run, rows marked "(compare)"
 #   OHA [oha]             the load generator (cargo install oha --locked)
-#   MOTO_SERVER [moto_server on PATH]  moto's server (pip install 'moto[server]'); absent: skipped
+#   MOTO_SERVER [moto_server on PATH]  moto's server (pip install 'moto[server]'); absent or
+#                         set empty: moto is skipped
 #   CARGO_TARGET_DIR      where cargo builds (default: the workspace's target/)
 #   SKIP_BUILD=1          use the existing release binary; KMS_PROXY_BIN: another one
 #   RUST_LOG [warn]       the proxy's log filter
@@ -40,7 +41,7 @@ export RUST_LOG=${RUST_LOG:-warn}
 PY=${PYTHON:-python3}
 
 command -v "$OHA" >/dev/null || { echo "bench-proxy: $OHA not found (cargo install oha --locked)" >&2; exit 2; }
-MOTO=${MOTO_SERVER:-$(command -v moto_server || true)}
+MOTO=${MOTO_SERVER-$(command -v moto_server || true)}
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" -p kms-proxy
@@ -199,7 +200,7 @@ print("%.1f %.1f" % (st / hz / n * 1e6, (cu + cs) / n * 1e6))' \
 done
 
 echo
-echo "kms-proxy $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (release; policy enforcement $ENFORCE; JWT auth) vs moto $("$PY" -c 'import moto; print(moto.__version__)' 2>/dev/null || echo '?')"
+echo "kms-proxy ${KMS_PROXY_BIN:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')}${COMPARE_BIN:+ (compare: $COMPARE_BIN)} (release; policy enforcement $ENFORCE; JWT auth) vs moto $("$PY" -c 'import moto; print(moto.__version__)' 2>/dev/null || echo '?')"
 echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load average $(cut -d' ' -f1-3 /proc/loadavg); client on the same machine: oha $("$OHA" --version | cut -d' ' -f2), $CONC connections, $DURATION per run"
 printf '\n%-30s %-15s | %8s %7s %7s %6s | %7s %7s %7s | %9s %9s %9s\n' server operation "req/s" "p50 ms" "p99 ms" "ok" "fixed/s" "p50 ms" "p99 ms" "server us" "client us" "2-core /s"
 for r in "${ROWS[@]}"; do
