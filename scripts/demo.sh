@@ -1,30 +1,64 @@
 #!/usr/bin/env bash
-# The main job, until the web demo exists: build the CLI, then encrypt and decrypt a
-# sample file with a fresh raw AES key, and show that the round trip is exact.
+# The web demo: end-to-end encrypted uploads.
+#   scripts/demo.sh            build, initialise demo-state/ on the first run, serve, print the URL
+#   scripts/demo.sh --reset    wipe demo-state/ first (new keys, users, passwords and files)
+# Ports (override with env): WWW_PORT 8080, PROXY_PORT 8090, BLOB_PORT 8091, IDP_PORT 8092.
+# Needs: Rust (rustup), node 20+, npm registry access (wasm-opt, once), python3. Ctrl-C stops all.
+# The CLI-only demo is scripts/demo-cli.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
+STATE=${DEMO_STATE:-$ROOT/demo-state}
+WWW_PORT=${WWW_PORT:-8080}; PROXY_PORT=${PROXY_PORT:-8090}; BLOB_PORT=${BLOB_PORT:-8091}; IDP_PORT=${IDP_PORT:-8092}
+HOST=127.0.0.1
+ORIGINS="http://$HOST:$WWW_PORT,http://localhost:$WWW_PORT"
 
-cargo build --release -q -p kms-envelope-cli
-bin=target/release/kms-envelope
-dir=demo-out
-mkdir -p "$dir"
-umask 077
-[ -f "$dir/wrapping-key.bin" ] || head -c 32 /dev/urandom > "$dir/wrapping-key.bin"
-if [ ! -f "$dir/sample.txt" ]; then
-  for i in $(seq 1 20000); do echo "line $i: the storage server only ever sees ciphertext"; done > "$dir/sample.txt"
+if [ "${1:-}" = "--reset" ]; then rm -rf "$STATE"; echo "demo state reset"; fi
+
+echo "building the wasm package and the release binaries (first time: a few minutes)..."
+./scripts/build-wasm.sh
+cargo build --release -q -p kms-proxy -p kms-blobstore
+BIN=$ROOT/target/release
+
+if [ ! -f "$STATE/initialised" ]; then
+  rm -rf "$STATE"
+  ./scripts/demo-init.sh "$STATE" "$ORIGINS" "$BIN" "$HOST:$PROXY_PORT" "$HOST:$BLOB_PORT" "$HOST:$IDP_PORT" 2>/dev/null
+  echo "initialised $STATE"
 fi
 
-"$bin" encrypt -i "$dir/sample.txt" -o "$dir/sample.txt.kmse" \
-  --raw-aes-key "demo:wrapping-key:$dir/wrapping-key.bin" -c purpose=demo -c owner=alice
-"$bin" decrypt -i "$dir/sample.txt.kmse" -o "$dir/sample.decrypted.txt" \
-  --raw-aes-key "demo:wrapping-key:$dir/wrapping-key.bin" -c purpose=demo
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-cmp "$dir/sample.txt" "$dir/sample.decrypted.txt"
-echo "plaintext:  $(wc -c < "$dir/sample.txt") bytes  $dir/sample.txt"
-echo "message:    $(wc -c < "$dir/sample.txt.kmse") bytes  $dir/sample.txt.kmse (AWS Encryption SDK v2, suite 0x0478)"
-echo "decrypted:  identical ($dir/sample.decrypted.txt)"
-if "$bin" decrypt -i "$dir/sample.txt.kmse" -o "$dir/should-not-exist" \
-     --raw-aes-key "demo:wrapping-key:$dir/wrapping-key.bin" -c purpose=other 2>"$dir/err.txt"; then
-  echo "unexpected: a wrong encryption context decrypted" >&2; exit 1
-fi
-echo "wrong encryption context refused: $(cat "$dir/err.txt")"
+# start NAME LOGFILE CMD...: run in the background, wait for its "listening on" line.
+start() {
+  local name=$1 log=$2; shift 2
+  : > "$log.out"
+  "$@" > "$log.out" 2> "$log" &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do
+    if grep -q "listening on" "$log.out"; then return 0; fi
+    if ! kill -0 "${PIDS[-1]}" 2>/dev/null; then echo "$name failed to start; see $log" >&2; cat "$log" >&2; exit 1; fi
+    sleep 0.1
+  done
+  echo "$name did not start in 10 s; see $log" >&2; exit 1
+}
+start kms-proxy "$STATE/proxy/serve.log" env -u KMS_PROXY_LISTEN "$BIN/kms-proxy" --config "$STATE/proxy/kms-proxy.toml" serve
+start kms-blobstore "$STATE/blob/serve.log" "$BIN/kms-blobstore" --config "$STATE/blob/blobstore.toml"
+start kms-demo-idp "$STATE/idp/serve.log" "$BIN/kms-demo-idp" --config "$STATE/idp/idp.toml" serve
+cat > "$STATE/www-config.json" <<JSON
+{"proxy": "http://$HOST:$PROXY_PORT", "blob": "http://$HOST:$BLOB_PORT", "idp": "http://$HOST:$IDP_PORT",
+ "keyArn": "$(cat "$STATE/key-arn")"}
+JSON
+start www "$STATE/www.log" node www/server.mjs --listen "$HOST:$WWW_PORT" --pkg "$ROOT/target/npm/kms-envelope" --config "$STATE/www-config.json"
+
+echo
+echo "kms-proxy      http://$HOST:$PROXY_PORT   (key $(cat "$STATE/key-arn"))"
+echo "kms-blobstore  http://$HOST:$BLOB_PORT   (ciphertext in $STATE/blob/data)"
+echo "kms-demo-idp   http://$HOST:$IDP_PORT"
+echo "users and passwords:"
+sed 's/^/  /' "$STATE/passwords.txt"
+echo
+echo "open http://$HOST:$WWW_PORT/   (Ctrl-C stops everything)"
+wait
