@@ -51,7 +51,7 @@ class Sealer {
     try {
       s.enc = await w.encryptor_new(kh.h, p.suite, p.frameLength, p.ec, p.required, p.policy, p.maxEdks, p.seed);
     } catch (e) {
-      throw convert(e);
+      throw kh.error ?? convert(e);
     } finally {
       kh.release();
     }

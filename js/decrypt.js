@@ -110,6 +110,8 @@ class Opener {
     try {
       const m = await this.dec.request_materials(kh.h);
       this.dec.supply_materials(m);
+    } catch (e) {
+      throw kh.error ?? e;
     } finally {
       kh.release();
     }

@@ -129,3 +129,77 @@ export function ciphertextLength(
   plaintextLength: number,
   options: Pick<EncryptOptions, 'keyring' | 'suite' | 'frameLength' | 'encryptionContext' | 'requiredEncryptionContextKeys' | 'commitmentPolicy'>,
 ): number | undefined;
+
+// ---- KMS through kms-proxy ---------------------------------------------------------
+
+/** Error codes of the KMS keyring and the secrets API (besides the format's codes). */
+export type KmsErrorCode =
+  | 'KMS_ACCESS_DENIED' | 'KMS_KEY_NOT_FOUND' | 'KMS_KEY_DISABLED' | 'KMS_INVALID_CIPHERTEXT' | 'KMS_UNREACHABLE'
+  | 'KMS_ERROR' | 'PARAMETER_NOT_FOUND' | 'PARAMETER_VERSION_NOT_FOUND' | 'PARAMETER_ALREADY_EXISTS';
+
+/** A bearer token, or a function asked before every request (so tokens can refresh). */
+export type TokenSupplier = string | (() => string | Promise<string>);
+
+export interface KmsTransportOptions {
+  /** The proxy's URL, e.g. `https://kms.example.com/`. */
+  endpoint: string;
+  token: TokenSupplier;
+  /** Per attempt; default 10000. */
+  timeoutMs?: number;
+  /** Further attempts on network errors, timeouts, 5xx, 429 and throttling (backoff 100 ms, doubling, jittered); default 3. */
+  retries?: number;
+  /** A fetch to use instead of `globalThis.fetch`. */
+  fetch?: typeof fetch;
+}
+
+/** The provider id of KMS encrypted data keys. */
+export const KMS_PROVIDER_ID: 'aws-kms';
+
+/**
+ * The AWS KMS keyring over kms-proxy with bearer tokens: GenerateDataKey for the first key id, Encrypt for the
+ * others; Decrypt for `aws-kms` encrypted data keys whose provider info (the key ARN) is one of `keyIds`
+ * (aliases cannot match) or, with `discovery: true`, any. Messages interoperate with the official SDKs' KMS keyrings.
+ */
+export class KmsProxyKeyring implements CustomKeyring {
+  private constructor();
+  static create(options: KmsTransportOptions & ({ keyIds: string[]; discovery?: false } | { discovery: true; keyIds?: never })): Promise<KmsProxyKeyring>;
+  readonly keyIds: readonly string[];
+  readonly discovery: boolean;
+  onEncrypt(materials: EncryptionMaterials): Promise<EncryptionMaterials>;
+  onDecrypt(materials: DecryptionMaterials, encryptedDataKeys: EncryptedDataKey[]): Promise<DecryptionMaterials | null>;
+}
+
+export interface SecretOptions extends KmsTransportOptions {
+  keyring: Keyring;
+  /** `'bytes'` returns Uint8Array values; default strings (UTF-8). */
+  as?: 'string' | 'bytes';
+}
+
+/** Encrypt here (context `{parameter: name}`) and store as a SecureString with KeyId `client-encrypted`. */
+export function putSecret(
+  name: string,
+  value: string | Uint8Array,
+  options: SecretOptions & { overwrite?: boolean; description?: string },
+): Promise<{ version: number }>;
+
+/** Read and decrypt one secret; `name` may end in `:version` or `:label`. */
+export function getSecret(name: string, options: SecretOptions & { as?: 'string' }): Promise<string>;
+export function getSecret(name: string, options: SecretOptions & { as: 'bytes' }): Promise<Uint8Array>;
+
+export interface SecretEntry<V> {
+  name: string;
+  /** Client-encrypted values decrypted; other values as stored. */
+  value: V;
+  type: 'String' | 'StringList' | 'SecureString';
+  version: number;
+}
+
+/** Every parameter under `path`, following pages. */
+export function getSecretsByPath(
+  path: string,
+  options: SecretOptions & { recursive?: boolean; pageSize?: number; as?: 'string' },
+): AsyncIterableIterator<SecretEntry<string>>;
+export function getSecretsByPath(
+  path: string,
+  options: SecretOptions & { recursive?: boolean; pageSize?: number; as: 'bytes' },
+): AsyncIterableIterator<SecretEntry<string | Uint8Array>>;

@@ -17,3 +17,4 @@ export default function init(input) {
 _setInit(() => init());
 
 export * from './core.js';
+export * from './kms.js';

@@ -19,3 +19,4 @@ _setInit(() => init());
 await init();
 
 export * from './core.js';
+export * from './kms.js';

@@ -191,8 +191,22 @@ export class MultiKeyring extends KeyringBase {
 export function keyringHandle(k) {
   if (k instanceof KeyringBase) return { h: k[HANDLE], release() {} };
   if (k && typeof k === 'object' && (typeof k.onEncrypt === 'function' || typeof k.onDecrypt === 'function')) {
-    const h = w.WasmKeyring.from_js(k);
-    return { h, release: () => h.free() };
+    // The wasm boundary turns a keyring's exception into KEYRING_ERROR; a KmsEnvelopeError
+    // thrown by a JS keyring (KMS_ACCESS_DENIED, ...) is kept here and rethrown as is.
+    const t = { h: null, error: null, release: () => t.h.free() };
+    const wrap = (name) => async (...args) => {
+      try {
+        return await k[name](...args);
+      } catch (e) {
+        if (!t.error && e instanceof KmsEnvelopeError) t.error = e;
+        throw e;
+      }
+    };
+    const o = {};
+    if (typeof k.onEncrypt === 'function') o.onEncrypt = wrap('onEncrypt');
+    if (typeof k.onDecrypt === 'function') o.onDecrypt = wrap('onDecrypt');
+    t.h = w.WasmKeyring.from_js(o);
+    return t;
   }
   throw new TypeError('keyring must be a RawAesKeyring, a MultiKeyring or an object with onEncrypt/onDecrypt');
 }

@@ -6,13 +6,14 @@
 # Needs: node 20+, npm registry access for the consumer's devDependencies, /usr/bin/chromium,
 # a Python with aws-encryption-sdk ($KMS_ENVELOPE_PYTHON, else .venv/bin/python).
 # Prints a final line "N passed, N failed" and exits non-zero on any failure.
-# PKG_TESTS=node,browser,types,bundle selects parts (default: all).
+# PKG_TESTS=node,kms,browser,types,bundle selects parts (default: all). The kms part builds and
+# starts kms-proxy (target/debug/kms-proxy) and needs the Python's boto3 and the MPL too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 CONSUMER=$ROOT/target/pkg-consumer
 PY=${KMS_ENVELOPE_PYTHON:-$ROOT/.venv/bin/python}
-PARTS=${PKG_TESTS:-node,browser,types,bundle}
+PARTS=${PKG_TESTS:-node,kms,browser,types,bundle}
 PASS=0
 FAIL=0
 ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
@@ -59,6 +60,20 @@ if want node; then
   grep -E '^(not ok|ok) ' "$CONSUMER/node-tests.tap" | sed 's/^/  node: /'
   grep -A12 -E '^not ok ' "$CONSUMER/node-tests.tap" | head -60
   count_tap "$CONSUMER/node-tests.tap" "node:test"
+fi
+
+# 3b. KmsProxyKeyring and the secrets API against a real kms-proxy, in Node and Chromium,
+# with the Python SDK's KMS keyring through the same proxy
+if want kms; then
+  if cargo build --quiet -p kms-proxy; then
+    (cd "$CONSUMER" && KMS_ENVELOPE_ROOT="$ROOT" KMS_ENVELOPE_PYTHON="$PY" timeout 300 \
+      node --test --test-reporter=tap kms/kms.test.mjs > kms-tests.tap 2>&1)
+    grep -E '^(not ok|ok) ' "$CONSUMER/kms-tests.tap" | sed 's/^/  kms: /'
+    grep -A12 -E '^not ok ' "$CONSUMER/kms-tests.tap" | head -60
+    count_tap "$CONSUMER/kms-tests.tap" "kms tests"
+  else
+    bad "cargo build -p kms-proxy"
+  fi
 fi
 
 # 4. TypeScript consumer and bundles (the Vite bundle is loaded in Chromium next)
