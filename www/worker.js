@@ -54,7 +54,9 @@ async function upload({ file, cfg, token, user, oid }, keyring) {
   let partNo = 1;
   const send = (bytes) => {
     const n = partNo++;
-    const p = withRetry(() => B('PUT', `${base}.d?uploadId=${uploadId}&partNumber=${n}`, { body: bytes }));
+    // A Blob body: Chromium uploads a Blob about 10x faster than the same bytes as a Uint8Array.
+    const body = new Blob([bytes]);
+    const p = withRetry(() => B('PUT', `${base}.d?uploadId=${uploadId}&partNumber=${n}`, { body }));
     inFlight.push(p);
     return p;
   };

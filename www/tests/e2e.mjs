@@ -139,7 +139,7 @@ try {
     await alice.page.waitForFunction(() => Number(document.querySelector('#transfers li progress')?.value) > 0);
     await shot(alice.page, '03-uploading');
     const stats = await alice.page.textContent('#transfers li .stats');
-    assert(/MiB of .* · .*\/s · .* left/.test(stats), `progress shows bytes, speed and time left: ${stats}`);
+    assert(/[\d.]+ (B|KiB|MiB) of [\d.]+ MiB · [\d.]+ (B|KiB|MiB)\/s · .+ left/.test(stats), `progress shows bytes, speed and time left: ${stats}`);
     await alice.page.waitForSelector('#transfers li[data-state]', { timeout: 600000 });
     const st = await alice.page.getAttribute('#transfers li', 'data-state');
     assert(st === 'done', `upload state ${st}: ${await alice.page.textContent('#error')}`);
