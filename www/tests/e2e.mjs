@@ -180,10 +180,14 @@ try {
   });
 
   await step('an upload can be cancelled; nothing is left in the store', async () => {
+    // Parts are held back 1.5 s each (Playwright routing), so the cancel lands mid-upload.
+    const slow = async (route) => { await new Promise((r) => setTimeout(r, 1500)); await route.continue().catch(() => {}); };
+    await alice.ctx.route(/partNumber=/, slow);
     await alice.page.setInputFiles('#file', srcPath);
     await alice.page.waitForFunction(() => Number(document.querySelector('#transfers li progress')?.value) > 0);
     await alice.page.click('#transfers li button.cancel');
     await alice.page.waitForSelector('#transfers li[data-state="cancelled"]');
+    await alice.ctx.unroute(/partNumber=/, slow);
     await shot(alice.page, '06-cancelled');
     const tok = await apiToken('alice');
     await new Promise((r) => setTimeout(r, 500));
