@@ -4,7 +4,8 @@
 #   1. scripts/setup-test-deps.sh  (installs what is missing, skips the rest)
 #   2. cargo fmt --all -- --check
 #   3. cargo clippy --workspace --all-targets -- -D warnings
-#   4. cargo test --workspace --release   (release: the crypto-heavy tests stay fast)
+#   4. cargo test --workspace --profile ci   (optimised, no LTO: the crypto-heavy
+#      tests stay fast and the test binaries link quickly)
 #   5. the interop suite (pytest): our CLI against the official AWS Encryption SDK
 #   6. proxy/tests-py/run.sh (the kms-proxy's Python tests), if it exists
 #   7. scripts/fuzz-smoke.sh, if it exists
@@ -26,7 +27,14 @@ START=$SECONDS
 # the whole group (browsers, servers); Ctrl-C or a TERM to this script is
 # passed on to the running step the same way.
 child=
-trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; echo "test.sh: interrupted" >&2; exit 130' INT TERM
+stop() {
+  [ -n "$child" ] && kill -TERM "$child" 2>/dev/null
+  echo "test.sh: stopped by SIG$1" >&2
+  exit 130
+}
+trap 'stop INT' INT
+trap 'stop TERM' TERM
+trap 'stop HUP' HUP
 
 # step NAME MINUTES COMMAND...
 step() {
@@ -59,12 +67,12 @@ fi
 
 step "cargo fmt" 5 cargo fmt --all -- --check
 step "cargo clippy" 25 cargo clippy --workspace --all-targets -- -D warnings
-step "cargo test (release)" 35 cargo test --workspace --release
+step "cargo test (profile ci: optimised, no LTO)" 35 cargo test --workspace --profile ci
 
-# The interop suite tests the CLI binary that `cargo test --release` built for
+# The interop suite tests the CLI binary that `cargo test --profile ci` built for
 # the CLI's own tests; if that step failed, conftest.py builds it itself.
-if [ -x target/release/kms-envelope ] && [ "${#failed[@]}" -eq 0 ]; then
-  export KMS_ENVELOPE_BIN=$ROOT/target/release/kms-envelope
+if [ -x target/ci/kms-envelope ] && [ "${#failed[@]}" -eq 0 ]; then
+  export KMS_ENVELOPE_BIN=$ROOT/target/ci/kms-envelope
 fi
 # (pytest's exit 5, "no test collected", is a failure here like any other.)
 step "interop (pytest vs the official AWS Encryption SDK)" 15 \
