@@ -21,15 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def cli() -> Cli:
     """Our CLI: $KMS_ENVELOPE_BIN if set (scripts/test.sh sets it to the binary
-    that `cargo test --release` just built), else a fresh release build."""
+    that `cargo test --profile ci` just built), else a fresh release build."""
     given = os.environ.get("KMS_ENVELOPE_BIN")
     if given:
         binary = Path(given)
     else:
         subprocess.run(
-            ["cargo", "build", "--release", "-q", "-p", "kms-envelope-cli"], cwd=ROOT, check=True
+            ["cargo", "build", "--profile", "ci", "-q", "-p", "kms-envelope-cli"], cwd=ROOT, check=True
         )
-        binary = ROOT / "target" / "release" / "kms-envelope"
+        binary = ROOT / "target" / "ci" / "kms-envelope"
     assert binary.is_file(), f"no CLI binary at {binary}"
     return Cli(binary.resolve())
 
