@@ -96,8 +96,11 @@ async function signIn(user) {
   const page = await ctx.newPage();
   page.on('pageerror', (e) => console.log(`  pageerror (${user}): ${e.message}`));
   page.on('console', (m) => m.type() === 'error' && console.log(`  console (${user}): ${m.text()}`));
-  await page.goto(demo.www);
-  await page.waitForSelector('#login:not([hidden])');
+  await page.goto(demo.www, { timeout: 90000 });
+  await page.waitForSelector('#login:not([hidden])', { timeout: 90000 }).catch(async (e) => {
+    await shot(page, `error-${user}-sign-in`);
+    throw e;
+  });
   return { ctx, page };
 }
 async function login(page, user) {
