@@ -92,6 +92,8 @@ function runTransfer(msg, title, onDone) {
       bar.max = data.total || 1;
       bar.value = data.done;
       stats.textContent = `${fmtBytes(data.done)} of ${fmtBytes(data.total)} · ${fmtBytes(speed)}/s · ${fmtTime((data.total - data.done) / speed)} left`;
+    } else if (data.type === 'test-data-key') {
+      (window.__testDataKeys ??= []).push(data.key); // test builds only (cfg.testHooks)
     } else if (data.type === 'retrying') {
       state.textContent = data.message;
     } else if (data.type === 'meta') {

@@ -18,7 +18,9 @@ const b64 = (u8) => {
 };
 const unb64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
-export function kmsProxyKeyring({ proxy, keyArn, token }) {
+/** `onDataKey`: a test hook (the page passes it only when /config.json says `testHooks: true`,
+ *  which only the end-to-end test's config does) that sees each new data key. */
+export function kmsProxyKeyring({ proxy, keyArn, token, onDataKey }) {
   const keyring = {
     error: null,
     async call(op, body) {
@@ -57,6 +59,7 @@ export function kmsProxyKeyring({ proxy, keyArn, token }) {
       }
       const r = await keyring.call('GenerateDataKey', { KeyId: keyArn, NumberOfBytes: 32, EncryptionContext: ec });
       m.plaintextDataKey = unb64(r.Plaintext);
+      onDataKey?.(m.plaintextDataKey);
       m.encryptedDataKeys.push({ providerId: 'aws-kms', providerInfo: te.encode(r.KeyId), ciphertext: unb64(r.CiphertextBlob) });
       return m;
     },

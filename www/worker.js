@@ -10,7 +10,8 @@ let job = null;
 self.onmessage = async ({ data }) => {
   if (data.op === 'cancel') { ctl.abort(); return; }
   job = data;
-  const keyring = kmsProxyKeyring({ proxy: data.cfg.proxy, keyArn: data.cfg.keyArn, token: data.token });
+  const onDataKey = data.cfg.testHooks === true ? (k) => self.postMessage({ type: 'test-data-key', key: Array.from(k) }) : undefined;
+  const keyring = kmsProxyKeyring({ proxy: data.cfg.proxy, keyArn: data.cfg.keyArn, token: data.token, onDataKey });
   try {
     if (data.op === 'upload') await upload(data, keyring);
     else await download(data, keyring);

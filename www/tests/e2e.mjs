@@ -153,13 +153,20 @@ try {
     await shot(alice.page, '04-uploaded');
   });
 
-  await step('the blob store\'s files hold neither the plaintext (sampled 32-byte windows) nor the file name', async () => {
+  await step('the blob store\'s files hold neither the plaintext (sampled 32-byte windows), nor the file name, nor a data key', async () => {
     const files = walk(demo.blobData);
     const ids = files.filter((f) => f.includes('/obj/alice/')).map((f) => f.split('/').pop()).sort();
     assert(JSON.stringify(ids) === JSON.stringify([`${oid}.d`, `${oid}.m`]), `stored objects: ${ids}`);
     const d = statSync(join(demo.blobData, 'obj/alice', `${oid}.d`)).size;
     assert(d > MIB * 1048576, `the stored message (${d}) is longer than the plaintext`);
     const t0 = Date.now();
+    // The data keys, from the page's test hook (uploads of the file and of its metadata).
+    const keys = (await alice.page.evaluate(() => window.__testDataKeys ?? [])).map((k) => Buffer.from(k));
+    assert(keys.length === 2 && keys.every((k) => k.length === 32), `data keys from the test hook: ${keys.length}`);
+    for (const f of files) {
+      const buf = readFileSync(f);
+      for (const k of keys) assert(buf.indexOf(k) < 0 && buf.indexOf(Buffer.from(k.toString('base64'))) < 0, `a data key is in ${f}`);
+    }
     const scanned = scanForPlaintext(files);
     timings.scan = `${samples.length} windows over ${scanned} bytes in ${Date.now() - t0} ms`;
     // The scan is able to find a window: the plaintext file itself trips it.

@@ -41,7 +41,7 @@ export async function startDemo({ bin = process.env.KMS_DEMO_BIN ?? join(ROOT, '
   const idp = await start('kms-demo-idp', join(bin, 'kms-demo-idp'), ['--config', join(state, 'idp/idp.toml'), 'serve'], join(state, 'idp.log'));
   procs.push(idp.proc);
   const keyArn = readFileSync(join(state, 'key-arn'), 'utf8').trim();
-  writeFileSync(cfgFile, JSON.stringify({ proxy: proxy.url, blob: blob.url, idp: idp.url, keyArn }));
+  writeFileSync(cfgFile, JSON.stringify({ proxy: proxy.url, blob: blob.url, idp: idp.url, keyArn, testHooks: true }));
   const passwords = Object.fromEntries(readFileSync(join(state, 'passwords.txt'), 'utf8').trim().split('\n').map((l) => l.split(' ')));
   return {
     state, www: www.url, proxy: proxy.url, blob: blob.url, idp: idp.url, keyArn, passwords,
