@@ -15,10 +15,12 @@ ORIGINS="http://$HOST:$WWW_PORT,http://localhost:$WWW_PORT"
 
 if [ "${1:-}" = "--reset" ]; then rm -rf "$STATE"; echo "demo state reset"; fi
 
-echo "building the wasm package and the release binaries (first time: a few minutes)..."
-./scripts/build-wasm.sh
-cargo build --release -q -p kms-proxy -p kms-blobstore
-BIN=$ROOT/target/release
+BIN=${DEMO_BIN:-$ROOT/target/release}
+if [ -z "${DEMO_NO_BUILD:-}" ]; then   # DEMO_NO_BUILD=1: use what is built (DEMO_BIN: the binaries)
+  echo "building the wasm package and the release binaries (first time: a few minutes)..."
+  ./scripts/build-wasm.sh
+  cargo build --release -q -p kms-proxy -p kms-blobstore
+fi
 
 if [ ! -f "$STATE/initialised" ]; then
   rm -rf "$STATE"
@@ -51,7 +53,12 @@ cat > "$STATE/www-config.json" <<JSON
 {"proxy": "http://$HOST:$PROXY_PORT", "blob": "http://$HOST:$BLOB_PORT", "idp": "http://$HOST:$IDP_PORT",
  "keyArn": "$(cat "$STATE/key-arn")"}
 JSON
-start www "$STATE/www.log" node www/server.mjs --listen "$HOST:$WWW_PORT" --pkg "$ROOT/target/npm/kms-envelope" --config "$STATE/www-config.json"
+# A copy of the package, so a rebuild of target/npm does not pull it from under the page.
+rm -rf "$STATE/pkg" && cp -r "$ROOT/target/npm/kms-envelope" "$STATE/pkg"
+if [ ! -f "$STATE/pkg/index.js" ] || [ ! -f "$STATE/pkg/wasm/kms_envelope_bg.wasm" ]; then
+  echo "the package in target/npm/kms-envelope is incomplete (a build running?): run ./scripts/build-wasm.sh" >&2; exit 1
+fi
+start www "$STATE/www.log" node www/server.mjs --listen "$HOST:$WWW_PORT" --pkg "$STATE/pkg" --config "$STATE/www-config.json"
 
 echo
 echo "kms-proxy      http://$HOST:$PROXY_PORT   (key $(cat "$STATE/key-arn"))"

@@ -1,6 +1,6 @@
 // Start the demo's services on free ports in a fresh state dir (for the end-to-end test).
 import { spawn, execFileSync } from 'node:child_process';
-import { writeFileSync, readFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, readFileSync, mkdtempSync, cpSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -28,6 +28,13 @@ function start(name, cmd, args, logFile) {
 export async function startDemo({ bin = process.env.KMS_DEMO_BIN ?? join(ROOT, 'target/release'),
   pkg = join(ROOT, 'target/npm/kms-envelope') } = {}) {
   const state = mkdtempSync(join(tmpdir(), 'kms-demo-e2e-'));
+  // Serve a private copy of the package: other jobs on this machine may rebuild target/npm.
+  for (let i = 0; !existsSync(join(pkg, 'wasm/kms_envelope_bg.wasm')) || !existsSync(join(pkg, 'index.js')); i++) {
+    if (i === 600) throw new Error(`no built package in ${pkg} (run scripts/build-wasm.sh)`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  cpSync(pkg, join(state, 'pkg'), { recursive: true });
+  pkg = join(state, 'pkg');
   const procs = [];
   const cfgFile = join(state, 'www-config.json');
   writeFileSync(cfgFile, '{}');
