@@ -96,6 +96,7 @@ function runTransfer(msg, title, onDone) {
       (window.__testDataKeys ??= []).push(data.key); // test builds only (cfg.testHooks)
     } else if (data.type === 'retrying') {
       state.textContent = data.message;
+      li.dataset.retried = String(Number(li.dataset.retried ?? 0) + 1);
     } else if (data.type === 'meta') {
       li.querySelector('.name').textContent = data.meta.name;
     } else if (data.type === 'done') {

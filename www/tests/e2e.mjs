@@ -248,6 +248,28 @@ try {
     assert(downloads.length === before, 'no file was saved');
   });
 
+  await step('a connection cut during a part upload is retried, and the upload completes intact', async () => {
+    let cut = 0;
+    const cutOnce = async (route) => {
+      if (cut === 0 && /partNumber=2\b/.test(route.request().url())) { cut++; await route.abort('connectionreset'); return; }
+      await route.continue().catch(() => {});
+    };
+    await alice.ctx.route(/partNumber=/, cutOnce);
+    await alice.page.setInputFiles('#file', srcPath);
+    await alice.page.waitForSelector('#transfers li:nth-child(1)[data-state]', { timeout: 600000 });
+    await alice.ctx.unroute(/partNumber=/, cutOnce);
+    const li = await alice.page.$('#transfers li:nth-child(1)');
+    assert((await li.getAttribute('data-state')) === 'done', `state ${await li.getAttribute('data-state')}`);
+    assert(cut === 1 && Number(await li.getAttribute('data-retried')) >= 1, `cut ${cut}, retried ${await li.getAttribute('data-retried')}`);
+    await alice.page.waitForFunction((o) => [...document.querySelectorAll('#files tr[data-oid]')].some((r) => r.dataset.oid !== o), oid);
+    const oid2 = await alice.page.$$eval('#files tr[data-oid]', (rs, o) => rs.map((r) => r.dataset.oid).find((x) => x !== o), oid);
+    const dl = alice.page.waitForEvent('download', { timeout: 600000 });
+    await alice.page.click(`#files tr[data-oid="${oid2}"] button.dl`);
+    const got = createHash('sha256').update(readFileSync(await (await dl).path())).digest('hex');
+    assert(got === plainSha, 'sha256 of the retried upload matches');
+    await shot(alice.page, '10-retried-upload');
+  });
+
   await step('an expired session is reported in plain words and asks to sign in again', async () => {
     await alice.page.evaluate(() => {
       const s = JSON.parse(sessionStorage.getItem('session'));
@@ -258,7 +280,7 @@ try {
     const msg = await errorShown(alice.page, 'session');
     assert(/session has expired/i.test(msg), msg);
     await alice.page.waitForSelector('#login:not([hidden])');
-    await shot(alice.page, '10-session-expired');
+    await shot(alice.page, '11-session-expired');
   });
 } catch {
   // reported by step()
