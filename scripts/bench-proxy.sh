@@ -15,6 +15,9 @@
 #                         default configuration: every request durable in the trail
 #                         before it is answered) and/or off
 #   ENFORCE [true]        kms-proxy's policy enforcement
+#   CONFIGS               instead of AUDIT/ENFORCE: "audit:enforce" pairs measured in the
+#                         same run, e.g. "on:true off:false" (policies + audit trail
+#                         against neither, the 60 % comparison of the policy issue)
 #   COMPARE_BIN           another kms-proxy binary (e.g. an older build) measured
 #                         in the same run, rows marked "(compare)"
 #   OHA [oha]             the load generator (cargo install oha --locked)
@@ -86,7 +89,7 @@ json_get() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])
 # Start a proxy (binary, audit on|off) in its own directory; sets PROXY_URL.
 # (Not in a subshell, so that its pid is kept for the clean-up.)
 start_proxy() {
-  local bin=$1 audit=$2 dir
+  local bin=$1 audit=$2 enforce=${3:-$ENFORCE} dir
   dir=$(mktemp -d "$WORK/proxy.XXXX")
   printf '%s' "$SECRET" > "$dir/jwt.secret"
   cat > "$dir/kms-proxy.toml" <<TOML
@@ -103,7 +106,7 @@ audience = "bench"
 [audit]
 enabled = $([[ $audit == on ]] && echo true || echo false)
 [policy]
-enforce = $ENFORCE
+enforce = $enforce
 TOML
   "$bin" --config "$dir/kms-proxy.toml" init >/dev/null 2>&1
   "$bin" --config "$dir/kms-proxy.toml" policy attach AdministratorAccess --group jwt-users >/dev/null
@@ -145,16 +148,22 @@ print("%.0f %.2f %.2f %.4f" % (rps, (lp["p50"] or 0) * 1000, (lp["p99"] or 0) * 
 
 # Targets: name|url|auth|gdk body|decrypt body|fixed rate ("half" = half its maximum)|server pid.
 TARGETS=()
-add_proxy() { # label bin audit
+add_proxy() { # label bin audit [enforce]
   local b
-  start_proxy "$2" "$3"
+  start_proxy "$2" "$3" "${4:-$ENFORCE}"
   mapfile -t b < <(bodies "$PROXY_URL" "$PROXY_AUTH")
   TARGETS+=("$1|$PROXY_URL|$PROXY_AUTH|${b[0]}|${b[1]}|$RATE|$PROXY_PID")
 }
-for a in $AUDIT; do
-  add_proxy "kms-proxy (audit $a)" "$BIN" "$a"
-  [[ -n "${COMPARE_BIN:-}" ]] && add_proxy "kms-proxy (audit $a, compare)" "$COMPARE_BIN" "$a"
-done
+if [[ -n "${CONFIGS:-}" ]]; then
+  for c in $CONFIGS; do
+    add_proxy "kms-proxy (audit ${c%%:*}, policies ${c##*:})" "$BIN" "${c%%:*}" "${c##*:}"
+  done
+else
+  for a in $AUDIT; do
+    add_proxy "kms-proxy (audit $a)" "$BIN" "$a"
+    [[ -n "${COMPARE_BIN:-}" ]] && add_proxy "kms-proxy (audit $a, compare)" "$COMPARE_BIN" "$a"
+  done
+fi
 if [[ -n "$MOTO" ]]; then
   port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   "$MOTO" -H 127.0.0.1 -p "$port" > "$WORK/moto.log" 2>&1 &

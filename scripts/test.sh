@@ -10,6 +10,7 @@
 #   6. proxy/tests-py/run.sh (the kms-proxy's Python tests), if it exists
 #   7. scripts/fuzz-smoke.sh, if it exists
 #   8. pkg-tests/run.sh, if it exists
+#   9. www/tests/run.sh (the web demo end to end in Chromium), if it exists
 #
 # Every step runs even when an earlier one failed (setup excepted), so one run
 # shows every failure; the exit status is non-zero if any step failed. Each
@@ -93,6 +94,16 @@ if [ -f pkg-tests/run.sh ]; then
   step "package tests" 25 bash pkg-tests/run.sh
 else
   printf '\n==> package tests: skipped (no pkg-tests/run.sh)\n'
+fi
+if [ -f www/tests/run.sh ]; then
+  # The demo's services in the test profile (already compiled above), the
+  # wasm package that the package tests just built.
+  step "web demo end to end (Chromium)" 15 bash -c \
+    './scripts/build-wasm.sh >/dev/null &&
+     cargo build --profile ci -q -p kms-proxy -p kms-blobstore &&
+     E2E_NO_BUILD=1 KMS_DEMO_BIN="$PWD/target/ci" bash www/tests/run.sh'
+else
+  printf '\n==> web demo: skipped (no www/tests/run.sh)\n'
 fi
 
 echo
