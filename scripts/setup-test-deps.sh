@@ -91,13 +91,44 @@ setup_python() {
 # HOOK(npm): install the JavaScript/TypeScript test dependencies (npm ci in the
 # package folders) here. Keep it idempotent: skip when node_modules is current.
 setup_npm() {
-  say "skip   npm dependencies (nothing to install yet)"
+  # The npm packages of pkg-tests/ and www/tests/ are installed by their run.sh
+  # (npm install into their own folders, skipped when present); the wasm build
+  # tools (wasm-bindgen-cli at the Cargo.lock version, binaryen) by
+  # scripts/build-wasm.sh. Here only Node itself is checked.
+  if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    say "skip   node $(node --version) and npm (installed)"
+  else
+    say "install nodejs and npm (Debian)"
+    apt_install nodejs npm
+  fi
 }
 
 # HOOK(browser): install Debian's chromium (and playwright-core through npm)
 # for the browser tests here. Keep it idempotent: skip when /usr/bin/chromium exists.
 setup_browser() {
-  say "skip   browser (nothing to install yet)"
+  # Debian's Chromium for Playwright (playwright-core drives /usr/bin/chromium;
+  # test tools cannot download browsers here).
+  if [ -x /usr/bin/chromium ]; then
+    say "skip   chromium ($(/usr/bin/chromium --version 2>/dev/null | head -1))"
+  else
+    say "install chromium chromium-driver (Debian)"
+    apt_install chromium chromium-driver
+  fi
+}
+
+APT_UPDATED=
+apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "ERROR: apt-get not found; install $* by hand"
+    return 1
+  fi
+  local sudo=
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  if [ -z "$APT_UPDATED" ]; then
+    $sudo apt-get update -qq
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"
 }
 
 setup_rust
