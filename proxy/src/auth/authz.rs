@@ -61,6 +61,8 @@ type IdentityPolicies = Arc<Vec<(String, Policy)>>;
 struct Cache {
     key_policies: HashMap<String, Arc<Policy>>,
     identity: HashMap<String, (i64, IdentityPolicies)>,
+    tags: HashMap<String, (i64, Arc<BTreeMap<String, String>>)>,
+    grants: HashMap<String, (i64, Arc<Vec<Grant>>)>,
 }
 
 /// The authoriser.
@@ -162,12 +164,74 @@ impl Authz {
         }
     }
 
+    /// The store's policy generation (everything cached here is keyed by it).
+    fn generation(&self, store: &dyn Store) -> KmsResult<i64> {
+        store.policy_generation().map_err(KmsError::internal)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn tags_of(
+        &self,
+        store: &dyn Store,
+        p: &Principal,
+        gen: i64,
+    ) -> KmsResult<Arc<BTreeMap<String, String>>> {
+        if let Some((g, t)) = self.cache().tags.get(&p.name) {
+            if *g == gen {
+                return Ok(t.clone());
+            }
+        }
+        let t = Arc::new(store.principal_tags(&p.name).map_err(KmsError::internal)?);
+        let mut c = self.cache();
+        if c.tags.len() > 10_000 {
+            c.tags.clear();
+        }
+        c.tags.insert(p.name.clone(), (gen, t.clone()));
+        Ok(t)
+    }
+
+    fn grants_of(&self, store: &dyn Store, key_id: &str, gen: i64) -> KmsResult<Arc<Vec<Grant>>> {
+        if let Some((g, v)) = self.cache().grants.get(key_id) {
+            if *g == gen {
+                return Ok(v.clone());
+            }
+        }
+        let v: Arc<Vec<Grant>> = Arc::new(
+            store
+                .list_grants(key_id)
+                .map_err(KmsError::internal)?
+                .iter()
+                .map(|g| self.grant(g))
+                .collect(),
+        );
+        let mut c = self.cache();
+        if c.grants.len() > 10_000 {
+            c.grants.clear();
+        }
+        c.grants.insert(key_id.to_string(), (gen, v.clone()));
+        Ok(v)
+    }
+
     /// The request context the engine sees.
     pub fn context(
         &self,
         store: &dyn Store,
         p: &Principal,
         req: &AuthzRequest<'_>,
+    ) -> KmsResult<RequestContext> {
+        let gen = self.generation(store)?;
+        self.context_at(store, p, req, gen)
+    }
+
+    fn context_at(
+        &self,
+        store: &dyn Store,
+        p: &Principal,
+        req: &AuthzRequest<'_>,
+        gen: i64,
     ) -> KmsResult<RequestContext> {
         let arn = self.principal_arn(p);
         let resource = self.resource_of(req);
@@ -229,8 +293,8 @@ impl Authz {
                 }),
             );
         }
-        for (k, v) in store.principal_tags(&p.name).map_err(KmsError::internal)? {
-            ctx.set(&format!("aws:PrincipalTag/{k}"), vec![v]);
+        for (k, v) in self.tags_of(store, p, gen)?.iter() {
+            ctx.set(&format!("aws:PrincipalTag/{k}"), vec![v.clone()]);
         }
         if let AuthMethod::Jwt { claims } = &p.method {
             for (k, v) in claims {
@@ -264,8 +328,12 @@ impl Authz {
         }
     }
 
-    fn identity_policies(&self, store: &dyn Store, p: &Principal) -> KmsResult<IdentityPolicies> {
-        let generation = store.policy_generation().map_err(KmsError::internal)?;
+    fn identity_policies(
+        &self,
+        store: &dyn Store,
+        p: &Principal,
+        generation: i64,
+    ) -> KmsResult<IdentityPolicies> {
         let groups = self.extra_groups(p);
         let cache_key = format!("{}\u{0}{}", p.name, groups.join("\u{0}"));
         {
@@ -307,10 +375,11 @@ impl Authz {
             request_alias: None,
             resource: None,
         };
+        let gen = self.generation(store)?;
         Ok(Decider {
             authz: self,
-            ctx: self.context(store, p, &req)?,
-            identity: self.identity_policies(store, p)?,
+            ctx: self.context_at(store, p, &req, gen)?,
+            identity: self.identity_policies(store, p, gen)?,
         })
     }
 
@@ -333,8 +402,9 @@ impl Authz {
         p: &Principal,
         req: &AuthzRequest<'_>,
     ) -> KmsResult<Decision> {
-        let ctx = self.context(store, p, req)?;
-        let identity = self.identity_policies(store, p)?;
+        let gen = self.generation(store)?;
+        let ctx = self.context_at(store, p, req, gen)?;
+        let identity = self.identity_policies(store, p, gen)?;
         let empty = BTreeMap::new();
         let ec = req.encryption_context.unwrap_or(&empty);
         Ok(match req.key {
@@ -347,12 +417,7 @@ impl Authz {
                 let Some(kp) = self.key_policy(&text) else {
                     return Ok(Decision::ImplicitDeny);
                 };
-                let grants: Vec<Grant> = store
-                    .list_grants(&key.id)
-                    .map_err(KmsError::internal)?
-                    .iter()
-                    .map(|g| self.grant(g))
-                    .collect();
+                let grants = self.grants_of(store, &key.id, gen)?;
                 evaluate(&ctx, &kp, &identity, &grants, ec)
             }
         })

@@ -90,7 +90,8 @@ pub trait PolicyStore {
         -> StoreResult<()>;
     /// A principal's tags.
     fn principal_tags(&self, principal: &str) -> StoreResult<BTreeMap<String, String>>;
-    /// A counter that changes whenever policies, attachments, groups or tags change.
+    /// A counter that changes whenever policies, attachments, groups, tags or
+    /// grants change (so callers may cache them by it).
     fn policy_generation(&self) -> StoreResult<i64>;
 
     /// Create a grant.

@@ -245,7 +245,8 @@ impl PolicyStore for SqliteStore {
 
     fn create_grant(&self, g: &GrantRecord) -> StoreResult<()> {
         self.with(|c| {
-            c.execute(
+            let tx = c.transaction()?;
+            tx.execute(
                 &format!(
                     "INSERT INTO grants ({GRANT_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
                 ),
@@ -262,8 +263,9 @@ impl PolicyStore for SqliteStore {
                     g.token,
                     g.created
                 ],
-            )
-            .map(|_| ())
+            )?;
+            tx.execute(BUMP, [])?;
+            tx.commit()
         })
     }
 
@@ -310,7 +312,12 @@ impl PolicyStore for SqliteStore {
     }
 
     fn delete_grant(&self, id: &str) -> StoreResult<bool> {
-        self.with(|c| c.execute("DELETE FROM grants WHERE id = ?1", [id]))
-            .map(|n| n > 0)
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let n = tx.execute("DELETE FROM grants WHERE id = ?1", [id])?;
+            tx.execute(BUMP, [])?;
+            tx.commit()?;
+            Ok(n > 0)
+        })
     }
 }
