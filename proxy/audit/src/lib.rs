@@ -118,13 +118,31 @@ pub fn record_hash(seq: u64, prev: &str, event: &Event) -> String {
 impl Record {
     /// Seal an event after `prev_hash`.
     pub fn seal(seq: u64, prev: &str, event: Event) -> Self {
-        let hash = record_hash(seq, prev, &event);
-        Self {
+        Self::seal_with_line(seq, prev, event).0
+    }
+
+    /// Seal an event and give its JSON line (newline included), serialising
+    /// it once: the line is the hashed bytes with the hash appended, which is
+    /// exactly what serialising the record gives (same fields, same order).
+    pub fn seal_with_line(seq: u64, prev: &str, event: Event) -> (Self, Vec<u8>) {
+        let mut line = serde_json::to_vec(&Unsealed {
+            seq,
+            prev,
+            event: &event,
+        })
+        .expect("events serialise");
+        let hash = hex::encode(Sha256::digest(&line));
+        line.pop(); // the closing brace
+        line.extend_from_slice(b",\"hash\":\"");
+        line.extend_from_slice(hash.as_bytes());
+        line.extend_from_slice(b"\"}\n");
+        let record = Self {
             seq,
             prev: prev.to_string(),
             event,
             hash,
-        }
+        };
+        (record, line)
     }
 }
 
@@ -202,6 +220,21 @@ mod tests {
     fn times() {
         assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(1_440_938_160, 5), "2015-08-30T12:36:00.005Z");
+    }
+
+    #[test]
+    fn the_sealed_line_is_the_serialised_record() {
+        let e = Event {
+            event_name: "Decrypt".into(),
+            principal: "p\"q\u{e9}".into(),
+            ..Event::default()
+        };
+        let (r, line) = Record::seal_with_line(7, GENESIS, e);
+        assert_eq!(
+            line,
+            format!("{}\n", serde_json::to_string(&r).unwrap()).into_bytes()
+        );
+        assert_eq!(r.hash, record_hash(7, GENESIS, &r.event));
     }
 
     #[test]

@@ -341,23 +341,25 @@ impl Writer {
                 }
             }
             let mut pending: Vec<(Record, oneshot::Sender<Result<u64, String>>)> = Vec::new();
+            let mut lines = Vec::new();
             for cmd in batch {
                 match cmd {
                     Cmd::Append(event, reply) => {
-                        let r = Record::seal(
+                        let (r, line) = Record::seal_with_line(
                             self.head.seq + 1 + pending.len() as u64,
                             &self.prev_of(&pending),
                             *event,
                         );
+                        lines.extend_from_slice(&line);
                         pending.push((r, reply));
                     }
                     Cmd::Rotate(reply) => {
-                        self.commit(std::mem::take(&mut pending));
+                        self.commit(std::mem::take(&mut pending), std::mem::take(&mut lines));
                         let _ = reply.send(self.rotate());
                     }
                 }
             }
-            self.commit(pending);
+            self.commit(pending, lines);
         }
     }
 
@@ -368,7 +370,12 @@ impl Writer {
             .unwrap_or_else(|| self.head.hash.clone())
     }
 
-    fn commit(&mut self, pending: Vec<(Record, oneshot::Sender<Result<u64, String>>)>) {
+    /// Write `buf` (the JSON lines of `pending`, in order), sync, then answer.
+    fn commit(
+        &mut self,
+        pending: Vec<(Record, oneshot::Sender<Result<u64, String>>)>,
+        buf: Vec<u8>,
+    ) {
         if pending.is_empty() {
             return;
         }
@@ -377,11 +384,6 @@ impl Writer {
                 let _ = reply.send(Err(e.clone()));
             }
             return;
-        }
-        let mut buf = Vec::with_capacity(pending.len() * 512);
-        for (r, _) in &pending {
-            serde_json::to_writer(&mut buf, r).expect("records serialise");
-            buf.push(b'\n');
         }
         let start = self.file.seek(SeekFrom::End(0)).unwrap_or(0);
         let result = self
