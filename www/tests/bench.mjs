@@ -12,7 +12,8 @@
 //     by making the page spin and seeing whose CPU time moves; the browser process (which holds
 //     Blob data), the network service and the sum over every Chromium process are reported too.
 // Env: DEMO_BENCH_MIB (file size, default 1024), DEMO_BENCH_REPS (upload+download rounds,
-// default 1), DEMO_BENCH_REF_MIB (benchmark size, default min(file, 1024)).
+// default 1), DEMO_BENCH_REF_MIB (benchmark size, default min(file, 1024)), DEMO_BENCH_STORE_ONLY=0
+// (skip the store-alone reference: the same bytes uploaded and fetched without encryption).
 // Run through scripts/bench-demo.sh. Exit status 1 if a transfer fails or a hash differs; the
 // goals (≥ 50 % of encryptStream, < 300 MiB) are reported, not enforced.
 import { chromium } from 'playwright-core';
@@ -27,6 +28,7 @@ const MB = 1e6;
 const FILE_MIB = Number(process.env.DEMO_BENCH_MIB ?? 1024);
 const REPS = Number(process.env.DEMO_BENCH_REPS ?? 1);
 const REF_MIB = Number(process.env.DEMO_BENCH_REF_MIB ?? Math.min(FILE_MIB, 1024));
+const STORE_ONLY = process.env.DEMO_BENCH_STORE_ONLY !== '0';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync'];
 const log = (s) => console.log(s);
@@ -138,7 +140,7 @@ const loadStart = load();
 log(`# ${FILE_MIB} MiB file, ${REPS} round(s), benchmark ${REF_MIB} MiB; load average at start ${loadStart}`);
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ARGS });
 const assert = (cond, msg) => { if (!cond) throw new Error(msg); };
-const res = { fileMiB: FILE_MIB, refMiB: REF_MIB, reps: REPS, ref: [], uploads: [], downloads: [], memory: [] };
+const res = { fileMiB: FILE_MIB, refMiB: REF_MIB, reps: REPS, ref: [], store: [], uploads: [], downloads: [], memory: [] };
 let failed = false;
 
 async function refBench(when) {
@@ -151,6 +153,43 @@ async function refBench(when) {
   const row = { when, rawEncrypt: r.cases.rawEncrypt.mbps, encryptStream: r.cases.encryptStream_webcrypto.mbps, decryptStream: r.cases.decryptStream_webcrypto.mbps };
   res.ref.push(row);
   log(`bench.js ${when}: encryptStream ${row.encryptStream} MB/s, decryptStream ${row.decryptStream} MB/s, raw AES-GCM encrypt ${row.rawEncrypt} MB/s (load ${load()})`);
+}
+
+// The store alone, from the same page: the same bytes as 8 MiB Blob parts, two in flight (as
+// worker.js sends them), then completion, then a GET drained; no encryption, no key service.
+async function storeOnly(page, when) {
+  const r = await page.evaluate(async ({ blob, mib }) => {
+    const { token } = JSON.parse(sessionStorage.getItem('session'));
+    const H = { Authorization: `Bearer ${token}` };
+    const base = `${blob}/o/alice/storeonly${Date.now()}.d`;
+    const part = new Uint8Array(8 << 20);
+    for (let i = 0; i < part.length; i += 65536) crypto.getRandomValues(part.subarray(i, i + 65536));
+    const total = mib * 1048576; // not mib << 20: 2048 << 20 overflows int32
+    const t0 = performance.now();
+    const { uploadId } = await (await fetch(`${base}?uploads`, { method: 'POST', headers: H })).json();
+    const inFlight = [];
+    for (let n = 1, off = 0; off < total; n++, off += part.length) {
+      const body = new Blob([part.subarray(0, Math.min(part.length, total - off))]);
+      inFlight.push(fetch(`${base}?uploadId=${uploadId}&partNumber=${n}`, { method: 'PUT', headers: H, body }).then((x) => { if (!x.ok) throw new Error(`part ${x.status}`); }));
+      if (inFlight.length >= 2) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
+    const t1 = performance.now();
+    const c = await fetch(`${base}?uploadId=${uploadId}&complete`, { method: 'POST', headers: H });
+    if (!c.ok) throw new Error(`complete ${c.status}`);
+    const t2 = performance.now();
+    const g = await fetch(base, { headers: H });
+    let n = 0;
+    for (const rd = g.body.getReader(); ;) { const { done, value } = await rd.read(); if (done) break; n += value.length; }
+    const t3 = performance.now();
+    await fetch(base, { method: 'DELETE', headers: H });
+    if (n !== total) throw new Error(`GET ${n} bytes`);
+    return { partsMs: t1 - t0, completeMs: t2 - t1, getMs: t3 - t2 };
+  }, { blob: demo.blob, mib: FILE_MIB });
+  const mbps = (ms) => Math.round((FILE_MIB * MiB) / MB / (ms / 1000));
+  const row = { when, uploadMbps: mbps(r.partsMs + r.completeMs), partsMbps: mbps(r.partsMs), completeMs: Math.round(r.completeMs), getMbps: mbps(r.getMs) };
+  res.store.push(row);
+  log(`store alone ${when}: upload ${row.uploadMbps} MB/s (parts ${row.partsMbps} MB/s + completion ${row.completeMs} ms), GET ${row.getMbps} MB/s (load ${load()})`);
 }
 
 try {
@@ -211,6 +250,7 @@ try {
     log(`download ${rep}: SHA-256 of the saved file matches (${got.slice(0, 16)}…)`);
     await dl.delete();
 
+    if (STORE_ONLY) await storeOnly(page, `after round ${rep}`);
     await refBench(`after round ${rep}`);
   }
   await ctx.close();
@@ -238,6 +278,10 @@ if (res.ref.length && res.uploads.length) {
   log(`| package: encryptStream, ${REF_MIB} MiB in a Worker (each run) | ${res.ref.map((r) => r.encryptStream).join(' / ')} | 1 |`);
   log(`| package: decryptStream (each run) | ${res.ref.map((r) => r.decryptStream).join(' / ')} | |`);
   log(`| raw WebCrypto AES-256-GCM, one call (each run) | ${res.ref.map((r) => r.rawEncrypt).join(' / ')} | |`);
+  if (res.store.length) {
+    log(`| the store alone from the page, no encryption: multipart upload incl. completion (each round) | ${res.store.map((r) => r.uploadMbps).join(' / ')} | |`);
+    log(`| the store alone: GET drained (each round) | ${res.store.map((r) => r.getMbps).join(' / ')} | |`);
+  }
   log(`| UI upload (each round) | ${res.uploads.map((u) => u.mbps).join(' / ')} | **${res.ratios.upload}** (goal ≥ 0.5) |`);
   log(`| UI download (each round) | ${res.downloads.map((u) => u.mbps).join(' / ')} | **${res.ratios.download}** (goal ≥ 0.5) |`);
   log('');
