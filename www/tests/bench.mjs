@@ -54,7 +54,10 @@ const procStatus = (pid) => {
 const cmdline = (pid) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0 ]/); } catch { return []; } };
 
 /** Chromium processes under this Node process: [{pid, type}] (type: browser, renderer, gpu-process, utility:<sub>, zygote). */
-function chromiumProcs() {
+const chromiumProcs = () => descendants().filter((p) => p.chromium);
+
+/** Every process under this Node process: [{pid, type, chromium}]; type for the others: the program's name. */
+function descendants() {
   const kids = new Map();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
@@ -68,7 +71,10 @@ function chromiumProcs() {
       if (/chrom/.test(c[0] ?? '')) {
         const t = c.find((a) => a.startsWith('--type='))?.slice(7) ?? 'browser';
         const sub = c.find((a) => a.startsWith('--utility-sub-type='))?.slice(19);
-        out.push({ pid: k, type: sub ? `utility:${sub.replace(/\.mojom\./, '.')}` : t });
+        out.push({ pid: k, chromium: true, type: sub ? `utility:${sub.replace(/\.mojom\./, '.')}` : t });
+      } else {
+        const prog = (c[0] ?? '').split('/').pop();
+        out.push({ pid: k, chromium: false, type: prog === 'node' ? `node ${(c[1] ?? '').split('/').pop()}` : prog });
       }
       walk(k);
     }
@@ -89,9 +95,13 @@ async function rendererOf(page) {
   return moved[0].pid;
 }
 
-/** Sample memory every 100 ms until stop(): peaks of the tab renderer, by type, and in total. */
+const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) on Linux
+
+/** Sample memory every 100 ms until stop(): peaks of the tab renderer, by type, and in total;
+ *  and the CPU seconds each process type (Chromium's and the services') used meanwhile. */
 function sampler(tabPid) {
-  const peak = { tab: null, byType: {}, total: 0 };
+  const peak = { tab: null, byType: {}, total: 0, cpu: {} };
+  const cpu0 = new Map(descendants().map((p) => [p.pid, procStat(p.pid)?.cpu ?? 0]));
   const tick = () => {
     let total = 0;
     const byType = {};
@@ -107,7 +117,20 @@ function sampler(tabPid) {
   };
   tick();
   const timer = setInterval(tick, 100);
-  return { stop() { clearInterval(timer); tick(); return peak; } };
+  const t0 = Date.now();
+  return {
+    stop() {
+      clearInterval(timer);
+      tick();
+      for (const p of descendants()) {
+        const t = p.pid === tabPid ? 'tab renderer' : p.type;
+        const d = ((procStat(p.pid)?.cpu ?? 0) - (cpu0.get(p.pid) ?? 0)) / CLK_TCK;
+        peak.cpu[t] = Math.round(((peak.cpu[t] ?? 0) + d) * 10) / 10;
+      }
+      peak.cpu.wall = Math.round((Date.now() - t0) / 100) / 10;
+      return peak;
+    },
+  };
 }
 
 // ---- the file ------------------------------------------------------------------------
@@ -289,6 +312,13 @@ if (res.ref.length && res.uploads.length) {
   log('|---|--:|--:|--:|--:|--:|');
   for (const m of res.memory) {
     log(`| ${m.phase} | ${mib(m.tab?.rss)} | ${mib(m.tab?.anon)} / ${mib(m.tab?.shmem)} | ${mib(m.byType.browser)} | ${mib(m.byType['utility:network.NetworkService'])} | ${mib(m.total)} |`);
+  }
+}
+if (res.memory.length) {
+  log('');
+  log('CPU seconds used during each phase, by process (wall: the phase\'s length):');
+  for (const m of res.memory) {
+    log(`  ${m.phase}: ${Object.entries(m.cpu).filter(([, v]) => v >= 0.1).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   }
 }
 log(`# load average: start ${loadStart}, end ${load()}`);
