@@ -12,6 +12,7 @@
 //! * [`crypto`]: the narrow backend trait (AES-GCM, HKDF, random, ECDSA) and
 //!   its RustCrypto implementation.
 //! * [`encrypt`] and [`decrypt`]: one-shot helpers.
+//! * [`rewrap`]: a new header (new reader, new context) for an untouched body.
 //!
 //! Every error is an [`Error`] with a stable [`Error::code`].
 #![forbid(unsafe_code)]
@@ -28,6 +29,7 @@ pub mod header;
 pub mod keyring;
 pub mod materials;
 mod oneshot;
+pub mod rewrap;
 pub mod secret;
 pub mod seeded;
 pub mod suite;
