@@ -101,13 +101,12 @@ pub async fn rewrap_header(
     let provider = provider_or_default(options.provider.clone());
 
     // 1. The old header: context check, data key, commitment and tag.
-    let mut d = Decryptor::new({
-        let mut o = DecryptOptions::default();
-        o.commitment_policy = options.commitment_policy;
-        o.encryption_context = options.encryption_context.clone();
-        o.limits = options.limits;
-        o.provider = Some(provider.clone());
-        o
+    let mut d = Decryptor::new(DecryptOptions {
+        commitment_policy: options.commitment_policy,
+        encryption_context: options.encryption_context.clone(),
+        limits: options.limits,
+        provider: Some(provider.clone()),
+        ..Default::default()
     });
     let mut none = Vec::new();
     if d.update(header, &mut none)? != Status::NeedMaterials {

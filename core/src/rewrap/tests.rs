@@ -29,25 +29,30 @@ fn seal(
     policy: CommitmentPolicy,
     n: usize,
 ) -> Vec<u8> {
-    let mut o = EncryptOptions::default();
-    o.encryption_context = ec.clone();
-    o.suite = Some(suite);
-    o.commitment_policy = policy;
-    o.frame_length = 4096;
+    let o = EncryptOptions {
+        encryption_context: ec.clone(),
+        suite: Some(suite),
+        commitment_policy: policy,
+        frame_length: 4096,
+        ..Default::default()
+    };
     block_on(encrypt(keyring, &plaintext(n), &o)).unwrap()
 }
 
 fn open(keyring: &RawAesKeyring, msg: &[u8], ec: &EncryptionContext) -> Result<Vec<u8>> {
-    let mut o = DecryptOptions::default();
-    o.encryption_context = ec.clone();
+    let o = DecryptOptions {
+        encryption_context: ec.clone(),
+        ..Default::default()
+    };
     block_on(decrypt(keyring, msg, &o)).map(|d| d.plaintext)
 }
 
 fn opts(old: &EncryptionContext, new: &EncryptionContext) -> RewrapOptions {
-    let mut o = RewrapOptions::default();
-    o.encryption_context = old.clone();
-    o.new_encryption_context = new.clone();
-    o
+    RewrapOptions {
+        encryption_context: old.clone(),
+        new_encryption_context: new.clone(),
+        ..Default::default()
+    }
 }
 
 struct Split {
@@ -250,9 +255,11 @@ fn the_old_header_is_verified_before_anything_is_wrapped() {
 fn required_encryption_context_of_the_old_header_must_be_reproduced() {
     let (a, b) = (aes("alice", 1), aes("bob", 2));
     let full = ctx(&[("owner", "alice"), ("tenant", "t1")]);
-    let mut o = EncryptOptions::default();
-    o.encryption_context = full.clone();
-    o.required_encryption_context_keys = vec!["tenant".into()];
+    let o = EncryptOptions {
+        encryption_context: full.clone(),
+        required_encryption_context_keys: vec!["tenant".into()],
+        ..Default::default()
+    };
     let s = split(block_on(encrypt(&a, &plaintext(3000), &o)).unwrap());
     let (head, body) = s.msg.split_at(s.hlen);
     let new_ec = ctx(&[("owner", "alice"), ("reader", "bob")]);
