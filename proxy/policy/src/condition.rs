@@ -2,7 +2,9 @@
 
 use std::net::IpAddr;
 
-use crate::glob::{has_variable, substitute, wildcard_match};
+use std::borrow::Cow;
+
+use crate::glob::{has_variable, substitute_cow, wildcard_match};
 use crate::{PolicyError, RequestContext};
 
 /// The base operator of a condition.
@@ -442,19 +444,20 @@ fn matches_one(op: Op, req: &str, cond: &str) -> bool {
 impl Condition {
     /// Evaluate against a request.
     pub fn eval(&self, ctx: &RequestContext) -> bool {
-        let present = ctx.get(&self.key);
+        // The key is canonical since parsing.
+        let present = ctx.get_canonical(&self.key);
         if self.op == Op::Null {
             let want_absent = self.values.iter().any(|v| v.eq_ignore_ascii_case("true"));
             return want_absent == present.is_none_or(|v| v.is_empty());
         }
-        let values: Vec<String> = self
+        let values: Vec<Cow<'_, str>> = self
             .values
             .iter()
             .filter_map(|v| {
                 if self.op.is_string() {
-                    substitute(v, &|name| ctx.variable(name))
+                    substitute_cow(v, &|name| ctx.variable(name))
                 } else {
-                    Some(v.clone())
+                    Some(Cow::Borrowed(v.as_str()))
                 }
             })
             .collect();

@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 
-use crate::condition::{parse_block, Condition};
+use crate::condition::{canonical_key, parse_block, Condition};
+use crate::glob::variables;
 use crate::PolicyError;
 
 /// The largest policy document accepted, in bytes (KMS's limit).
@@ -68,6 +69,9 @@ pub struct Policy {
     pub version: String,
     /// The statements.
     pub statements: Vec<Statement>,
+    /// The condition keys its conditions and policy variables read
+    /// (canonical, sorted): a request context needs no other key.
+    refs: Vec<String>,
 }
 
 fn bad(msg: impl Into<String>) -> PolicyError {
@@ -266,11 +270,47 @@ impl Policy {
             .into_iter()
             .map(|s| statement(s, kind))
             .collect::<Result<Vec<_>, _>>()?;
+        let refs = referenced_keys(&statements);
         Ok(Self {
             version,
             statements,
+            refs,
         })
     }
+
+    /// The condition keys (canonical names, see
+    /// [`canonical_key`](crate::condition::canonical_key)) that its
+    /// conditions test or its policy variables name. Evaluating it reads no
+    /// other key of a request context.
+    pub fn referenced_keys(&self) -> &[String] {
+        &self.refs
+    }
+}
+
+fn referenced_keys(statements: &[Statement]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut vars = |v: &str| {
+        for name in variables(v) {
+            out.push(canonical_key(name));
+        }
+    };
+    for s in statements {
+        for m in [Some(&s.action), s.resource.as_ref()].into_iter().flatten() {
+            let (Matcher::Is(l) | Matcher::Not(l)) = m;
+            l.iter().for_each(|p| vars(p));
+        }
+        for c in &s.conditions {
+            c.values.iter().for_each(|v| vars(v));
+        }
+    }
+    for s in statements {
+        for c in &s.conditions {
+            out.push(c.key.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// KMS's default key policy: the account has full access, and identity

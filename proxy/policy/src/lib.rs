@@ -20,7 +20,7 @@ pub use document::{
     MAX_POLICY_BYTES,
 };
 
-use glob::{substitute, wildcard_match};
+use glob::{substitute_cow, wildcard_match};
 
 /// A policy that cannot be accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,6 +103,18 @@ impl RequestContext {
         self.keys.get(&condition::canonical_key(key))
     }
 
+    /// The values of a condition key given by its canonical name.
+    pub fn get_canonical(&self, key: &str) -> Option<&Vec<String>> {
+        self.keys.get(key)
+    }
+
+    /// Set a condition key given by its canonical name (no case folding).
+    pub fn set_canonical(&mut self, key: String, values: Vec<String>) -> &mut Self {
+        debug_assert_eq!(key, condition::canonical_key(&key));
+        self.keys.insert(key, values);
+        self
+    }
+
     /// The value of a policy variable (single-valued keys only).
     pub fn variable(&self, name: &str) -> Option<String> {
         match self.get(name) {
@@ -126,14 +138,18 @@ fn principal_match(stmt: &Statement, caller: &Caller) -> PrincipalMatch {
     let Some((is, p)) = &stmt.principal else {
         return PrincipalMatch::Direct;
     };
-    let root = format!("arn:aws:iam::{}:root", caller.account);
+    let is_root = |arn: &str| {
+        arn.strip_prefix("arn:aws:iam::")
+            .and_then(|r| r.strip_suffix(":root"))
+            .is_some_and(|a| a == caller.account)
+    };
     let m = match p {
         Principals::Any => PrincipalMatch::Direct,
         Principals::List(list) => {
             if list.contains(&caller.arn) {
                 PrincipalMatch::Direct
-            } else if list.iter().any(|x| *x == root || *x == caller.account) {
-                if caller.arn == root {
+            } else if list.iter().any(|x| is_root(x) || *x == caller.account) {
+                if is_root(&caller.arn) {
                     PrincipalMatch::Direct
                 } else {
                     PrincipalMatch::Account
@@ -153,7 +169,7 @@ fn principal_match(stmt: &Statement, caller: &Caller) -> PrincipalMatch {
 fn matcher_hits(m: &Matcher, value: &str, ignore_case: bool, ctx: &RequestContext) -> bool {
     let hit = |list: &Vec<String>| {
         list.iter().any(|p| {
-            substitute(p, &|n| ctx.variable(n))
+            substitute_cow(p, &|n| ctx.variable(n))
                 .is_some_and(|p| wildcard_match(&p, value, ignore_case))
         })
     };
@@ -279,16 +295,16 @@ pub fn evaluate(
     }
     let mut identity_allow: Option<Source> = None;
     for (name, p) in identity_policies {
-        let label = format!("identity policy {name}");
+        let label = || format!("identity policy {name}");
         for (i, s) in p.statements.iter().enumerate() {
             if statement_applies(s, ctx) == PrincipalMatch::No {
                 continue;
             }
             match s.effect {
-                Effect::Deny => return Decision::ExplicitDeny(source(&label, i, s)),
+                Effect::Deny => return Decision::ExplicitDeny(source(&label(), i, s)),
                 Effect::Allow => {
                     if identity_allow.is_none() {
-                        identity_allow = Some(source(&label, i, s));
+                        identity_allow = Some(source(&label(), i, s));
                     }
                 }
             }

@@ -233,6 +233,20 @@ impl Authz {
         req: &AuthzRequest<'_>,
         gen: i64,
     ) -> KmsResult<RequestContext> {
+        self.context_for(store, p, req, gen, None)
+    }
+
+    /// The request context, with only the condition keys in `only` when it
+    /// is given (canonical names: the keys the policies that will be
+    /// evaluated read; see `Policy::referenced_keys`).
+    fn context_for(
+        &self,
+        store: &dyn Store,
+        p: &Principal,
+        req: &AuthzRequest<'_>,
+        gen: i64,
+        only: Option<&[String]>,
+    ) -> KmsResult<RequestContext> {
         let arn = self.principal_arn(p);
         let resource = self.resource_of(req);
         let mut ctx = RequestContext::new(
@@ -243,64 +257,79 @@ impl Authz {
             req.action,
             &resource,
         );
-        if let Some(ec) = req.encryption_context {
-            ctx.set_encryption_context(ec);
-        }
+        let want = |k: &str| only.is_none_or(|o| o.iter().any(|x| x == k));
+        let want_prefix = |pre: &str| only.is_none_or(|o| o.iter().any(|x| x.starts_with(pre)));
+        let mut put = |k: &str, v: &dyn Fn() -> Vec<String>| {
+            if want(k) {
+                ctx.set_canonical(k.to_string(), v());
+            }
+        };
         let one = |s: &str| vec![s.to_string()];
-        ctx.set("kms:CallerAccount", one(&self.account))
-            .set("aws:username", one(&p.name))
-            .set("aws:userid", one(&p.name))
-            .set("aws:PrincipalArn", one(&arn))
-            .set("aws:PrincipalAccount", one(&self.account))
-            .set(
-                "aws:PrincipalType",
-                one(if p.name == "root" { "Account" } else { "User" }),
-            )
-            .set(
-                "aws:SecureTransport",
-                one(if p.info.secure { "true" } else { "false" }),
-            );
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        ctx.set(
-            "aws:CurrentTime",
-            one(&kms_proxy_audit::rfc3339(now.as_secs() as i64, 0)),
-        )
-        .set("aws:EpochTime", one(&now.as_secs().to_string()));
+        if let Some(ec) = req.encryption_context {
+            for (k, v) in ec {
+                put(&format!("kms:encryptioncontext:{k}"), &|| one(v));
+            }
+            put("kms:encryptioncontextkeys", &|| {
+                ec.keys().cloned().collect()
+            });
+        }
+        put("kms:calleraccount", &|| one(&self.account));
+        put("aws:username", &|| one(&p.name));
+        put("aws:userid", &|| one(&p.name));
+        put("aws:principalarn", &|| one(&arn));
+        put("aws:principalaccount", &|| one(&self.account));
+        put("aws:principaltype", &|| {
+            one(if p.name == "root" { "Account" } else { "User" })
+        });
+        put("aws:securetransport", &|| {
+            one(if p.info.secure { "true" } else { "false" })
+        });
+        if want("aws:currenttime") || want("aws:epochtime") {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            put("aws:currenttime", &|| {
+                one(&kms_proxy_audit::rfc3339(now.as_secs() as i64, 0))
+            });
+            put("aws:epochtime", &|| one(&now.as_secs().to_string()));
+        }
         if let Some(ip) = &p.info.source_ip {
-            ctx.set("aws:SourceIp", one(ip));
+            put("aws:sourceip", &|| one(ip));
         }
         if !p.info.user_agent.is_empty() {
-            ctx.set("aws:UserAgent", one(&p.info.user_agent));
+            put("aws:useragent", &|| one(&p.info.user_agent));
         }
         if let Some(a) = req.request_alias {
-            let name = a
-                .rsplit_once(":alias/")
-                .map_or(a.to_string(), |(_, n)| format!("alias/{n}"));
-            ctx.set("kms:RequestAlias", vec![name]);
+            put("kms:requestalias", &|| {
+                vec![a
+                    .rsplit_once(":alias/")
+                    .map_or(a.to_string(), |(_, n)| format!("alias/{n}"))]
+            });
         }
         if let Some(v) = &p.info.via_service {
-            ctx.set("kms:ViaService", one(v));
+            put("kms:viaservice", &|| one(v));
         }
         if req.action == "kms:CreateGrant" {
-            ctx.set(
-                "kms:GrantIsForAWSResource",
+            put("kms:grantisforawsresource", &|| {
                 one(if p.info.via_service.is_some() {
                     "true"
                 } else {
                     "false"
-                }),
-            );
+                })
+            });
         }
-        for (k, v) in self.tags_of(store, p, gen)?.iter() {
-            ctx.set(&format!("aws:PrincipalTag/{k}"), vec![v.clone()]);
+        if want_prefix("aws:principaltag/") {
+            for (k, v) in self.tags_of(store, p, gen)?.iter() {
+                put(&format!("aws:principaltag/{k}"), &|| vec![v.clone()]);
+            }
         }
         if let AuthMethod::Jwt { claims } = &p.method {
-            for (k, v) in claims {
-                let vals = claim_values(v);
-                if !vals.is_empty() {
-                    ctx.set(&format!("jwt:{k}"), vals);
+            if want_prefix("jwt:") {
+                for (k, v) in claims {
+                    let vals = claim_values(v);
+                    if !vals.is_empty() {
+                        put(&format!("jwt:{k}"), &|| vals.clone());
+                    }
                 }
             }
         }
@@ -403,20 +432,33 @@ impl Authz {
         req: &AuthzRequest<'_>,
     ) -> KmsResult<Decision> {
         let gen = self.generation(store)?;
-        let ctx = self.context_at(store, p, req, gen)?;
         let identity = self.identity_policies(store, p, gen)?;
         let empty = BTreeMap::new();
         let ec = req.encryption_context.unwrap_or(&empty);
+        // The context holds only the keys these policies read.
+        let needed = |resource_policy: &Policy| {
+            let mut keys: Vec<String> = resource_policy.referenced_keys().to_vec();
+            for (_, p) in identity.iter() {
+                keys.extend_from_slice(p.referenced_keys());
+            }
+            keys
+        };
         Ok(match req.key {
-            None => evaluate(&ctx, &self.delegate, &identity, &[], ec),
+            None => {
+                let only = needed(&self.delegate);
+                let ctx = self.context_for(store, p, req, gen, Some(&only))?;
+                evaluate(&ctx, &self.delegate, &identity, &[], ec)
+            }
             Some(key) => {
-                let text = key
-                    .policy
-                    .clone()
-                    .unwrap_or_else(|| default_key_policy(&self.account));
-                let Some(kp) = self.key_policy(&text) else {
+                let kp = match &key.policy {
+                    Some(text) => self.key_policy(text),
+                    None => self.key_policy(&default_key_policy(&self.account)),
+                };
+                let Some(kp) = kp else {
                     return Ok(Decision::ImplicitDeny);
                 };
+                let only = needed(&kp);
+                let ctx = self.context_for(store, p, req, gen, Some(&only))?;
                 let grants = self.grants_of(store, &key.id, gen)?;
                 evaluate(&ctx, &kp, &identity, &grants, ec)
             }
