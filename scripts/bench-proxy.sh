@@ -26,6 +26,10 @@
 #   CARGO_TARGET_DIR      where cargo builds (default: the workspace's target/)
 #   SKIP_BUILD=1          use the existing release binary; KMS_PROXY_BIN: another one
 #   RUST_LOG [warn]       the proxy's log filter
+#   OPS ["GenerateDataKey Decrypt"]  operations measured
+#   REPS [1]              repetitions; each repetition measures every target once, in turn,
+#                         so the rows of one repetition are interleaved in time
+#   FIXED [1]             0 skips the fixed-rate runs
 #
 # Authentication: a bearer JWT (HS256) configured in the proxy, minted here,
 # so the client signs nothing per request. moto does not check signatures but
@@ -183,7 +187,8 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
 ROWS=()
-for op in GenerateDataKey Decrypt; do
+for rep in $(seq "${REPS:-1}"); do
+for op in ${OPS:-GenerateDataKey Decrypt}; do
   for t in "${TARGETS[@]}"; do
     IFS='|' read -r name url auth gdk dec rate pid <<<"$t"
     body=$([[ $op == GenerateDataKey ]] && echo "$gdk" || echo "$dec")
@@ -203,9 +208,14 @@ print("%.1f %.1f" % (st / hz / n * 1e6, (cu + cs) / n * 1e6))' \
       rate=$(( $(cut -d' ' -f1 <<<"$max") / 2 ))
       rate=$(( rate > 0 ? rate : 1 ))
     fi
-    fixed=$(run_oha "$url" "$auth" "$op" "$body" -z "$DURATION" -c "$CONC" -q "$rate" --latency-correction)
+    if [[ "${FIXED:-1}" == 1 ]]; then
+      fixed=$(run_oha "$url" "$auth" "$op" "$body" -z "$DURATION" -c "$CONC" -q "$rate" --latency-correction)
+    else
+      fixed="- - - -"
+    fi
     ROWS+=("$name|$op|$max|$rate $fixed|$cpu")
   done
+done
 done
 
 echo

@@ -125,17 +125,9 @@ impl Record {
     /// it once: the line is the hashed bytes with the hash appended, which is
     /// exactly what serialising the record gives (same fields, same order).
     pub fn seal_with_line(seq: u64, prev: &str, event: Event) -> (Self, Vec<u8>) {
-        let mut line = serde_json::to_vec(&Unsealed {
-            seq,
-            prev,
-            event: &event,
-        })
-        .expect("events serialise");
-        let hash = hex::encode(Sha256::digest(&line));
-        line.pop(); // the closing brace
-        line.extend_from_slice(b",\"hash\":\"");
-        line.extend_from_slice(hash.as_bytes());
-        line.extend_from_slice(b"\"}\n");
+        let json = serde_json::to_vec(&event).expect("events serialise");
+        let mut line = Vec::with_capacity(json.len() + 200);
+        let hash = seal_into(seq, prev, &json, &mut line);
         let record = Self {
             seq,
             prev: prev.to_string(),
@@ -143,6 +135,57 @@ impl Record {
             hash,
         };
         (record, line)
+    }
+}
+
+/// Append the JSON line of the record `seq` (after `prev`) whose event
+/// serialises to `event_json`, and return its hash. The hashed bytes are
+/// `{"seq":..,"prev":"..","event":<event_json>}`, the serialisation of
+/// `seq`, `prev` and the event, and the line is those bytes with
+/// `,"hash":".."` inserted before the closing brace: the serialised
+/// [`Record`], without serialising anything but the event.
+pub(crate) fn seal_into(seq: u64, prev: &str, event_json: &[u8], out: &mut Vec<u8>) -> String {
+    use std::io::Write as _;
+    let start = out.len();
+    out.extend_from_slice(b"{\"seq\":");
+    let _ = write!(out, "{seq}");
+    out.extend_from_slice(b",\"prev\":");
+    serde_json::to_writer(&mut *out, prev).expect("strings serialise");
+    out.extend_from_slice(b",\"event\":");
+    out.extend_from_slice(event_json);
+    let mut h = Sha256::new();
+    h.update(&out[start..]);
+    h.update(b"}");
+    let hash = hex::encode(h.finalize());
+    out.extend_from_slice(b",\"hash\":\"");
+    out.extend_from_slice(hash.as_bytes());
+    out.extend_from_slice(b"\"}\n");
+    hash
+}
+
+/// An event serialised once (on the caller's thread), with what the log
+/// keeps in memory about it.
+#[derive(Clone, Debug)]
+pub struct SerializedEvent {
+    pub(crate) json: Vec<u8>,
+    /// `(key ARN, event time, event name)` of a successful, allowed use of a key.
+    pub(crate) usage: Option<(String, String, String)>,
+}
+
+impl SerializedEvent {
+    /// Serialise an event.
+    pub fn new(event: &Event) -> Self {
+        let mut json = Vec::with_capacity(640);
+        serde_json::to_writer(&mut json, event).expect("events serialise");
+        let usage = match (&event.key_arn, event.allowed, &event.error_code) {
+            (Some(k), true, None) => Some((
+                k.clone(),
+                event.event_time.clone(),
+                event.event_name.clone(),
+            )),
+            _ => None,
+        };
+        Self { json, usage }
     }
 }
 

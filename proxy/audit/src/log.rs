@@ -11,13 +11,15 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 use crate::verify::{first_seq, segments};
-use crate::{Event, Record, SegmentHeader, SegmentStart, GENESIS};
+use crate::{seal_into, Event, Record, SegmentHeader, SegmentStart, SerializedEvent, GENESIS};
 
 /// Most events written by one group commit.
 const MAX_BATCH: usize = 4096;
 
+type Reply = oneshot::Sender<Result<u64, String>>;
+
 enum Cmd {
-    Append(Box<Event>, oneshot::Sender<Result<u64, String>>),
+    Append(SerializedEvent, Reply),
     Rotate(oneshot::Sender<Result<PathBuf, String>>),
 }
 
@@ -32,7 +34,7 @@ type Usage = HashMap<String, (String, String)>;
 /// An open audit log.
 pub struct AuditLog {
     dir: PathBuf,
-    tx: Mutex<mpsc::Sender<Cmd>>,
+    tx: mpsc::Sender<Cmd>,
     usage: Arc<Mutex<Usage>>,
     head: Arc<Mutex<(u64, String)>>,
 }
@@ -168,7 +170,7 @@ impl AuditLog {
             .spawn(move || writer.run(rx))?;
         Ok(Self {
             dir: dir.to_path_buf(),
-            tx: Mutex::new(tx),
+            tx,
             usage,
             head: shared_head,
         })
@@ -181,25 +183,36 @@ impl AuditLog {
 
     fn send(&self, cmd: Cmd) -> Result<(), String> {
         self.tx
-            .lock()
-            .map_err(|_| "the audit log is poisoned".to_string())?
             .send(cmd)
             .map_err(|_| "the audit writer stopped".to_string())
     }
 
     /// Append an event; resolves with its sequence number once it is durable.
     pub async fn append(&self, event: Event) -> Result<u64, String> {
+        self.append_serialized(SerializedEvent::new(&event)).await
+    }
+
+    /// [`append`](Self::append) of an event serialised beforehand (so the
+    /// caller's thread, not the writer, pays for it). The event is queued
+    /// before the first await point.
+    pub fn append_serialized(
+        &self,
+        event: SerializedEvent,
+    ) -> impl std::future::Future<Output = Result<u64, String>> + Send + 'static {
         let (tx, rx) = oneshot::channel();
-        self.send(Cmd::Append(Box::new(event), tx))?;
-        rx.await
-            .map_err(|_| "the audit writer stopped".to_string())?
+        let sent = self.send(Cmd::Append(event, tx));
+        async move {
+            sent?;
+            rx.await
+                .map_err(|_| "the audit writer stopped".to_string())?
+        }
     }
 
     /// [`append`](Self::append) for a thread that is not async (it blocks
     /// until the event is durable). Must not be called on an async worker.
     pub fn append_blocking(&self, event: Event) -> Result<u64, String> {
         let (tx, rx) = oneshot::channel();
-        self.send(Cmd::Append(Box::new(event), tx))?;
+        self.send(Cmd::Append(SerializedEvent::new(&event), tx))?;
         rx.blocking_recv()
             .map_err(|_| "the audit writer stopped".to_string())?
     }
@@ -330,57 +343,63 @@ struct Writer {
     failed: Option<String>,
 }
 
+/// Events sealed into the buffer, not yet durable.
+#[derive(Default)]
+struct Pending {
+    /// Their JSON lines, in order.
+    lines: Vec<u8>,
+    /// Their callers, by sequence number.
+    replies: Vec<(u64, Reply)>,
+    /// Their key uses.
+    usage: Vec<(String, String, String)>,
+    /// The hash of the last one.
+    last_hash: String,
+}
+
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Cmd>) {
+        let mut pending = Pending::default();
         while let Ok(first) = rx.recv() {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(c) => batch.push(c),
-                    Err(_) => break,
-                }
-            }
-            let mut pending: Vec<(Record, oneshot::Sender<Result<u64, String>>)> = Vec::new();
-            let mut lines = Vec::new();
-            for cmd in batch {
+            let mut next = Some(first);
+            let mut n = 0;
+            while let Some(cmd) = next.take() {
                 match cmd {
                     Cmd::Append(event, reply) => {
-                        let (r, line) = Record::seal_with_line(
-                            self.head.seq + 1 + pending.len() as u64,
-                            &self.prev_of(&pending),
-                            *event,
-                        );
-                        lines.extend_from_slice(&line);
-                        pending.push((r, reply));
+                        let seq = self.head.seq + 1 + pending.replies.len() as u64;
+                        let prev = if pending.replies.is_empty() {
+                            &self.head.hash
+                        } else {
+                            &pending.last_hash
+                        };
+                        let hash = seal_into(seq, prev, &event.json, &mut pending.lines);
+                        pending.last_hash = hash;
+                        pending.replies.push((seq, reply));
+                        pending.usage.extend(event.usage);
                     }
                     Cmd::Rotate(reply) => {
-                        self.commit(std::mem::take(&mut pending), std::mem::take(&mut lines));
+                        self.commit(&mut pending);
                         let _ = reply.send(self.rotate());
                     }
                 }
+                n += 1;
+                if n < MAX_BATCH {
+                    next = rx.try_recv().ok();
+                }
             }
-            self.commit(pending, lines);
+            self.commit(&mut pending);
         }
     }
 
-    fn prev_of(&self, pending: &[(Record, oneshot::Sender<Result<u64, String>>)]) -> String {
-        pending
-            .last()
-            .map(|(r, _)| r.hash.clone())
-            .unwrap_or_else(|| self.head.hash.clone())
-    }
-
-    /// Write `buf` (the JSON lines of `pending`, in order), sync, then answer.
-    fn commit(
-        &mut self,
-        pending: Vec<(Record, oneshot::Sender<Result<u64, String>>)>,
-        buf: Vec<u8>,
-    ) {
-        if pending.is_empty() {
+    /// Write the pending lines, sync, then answer their callers.
+    fn commit(&mut self, pending: &mut Pending) {
+        if pending.replies.is_empty() {
             return;
         }
+        let replies = std::mem::take(&mut pending.replies);
+        let usage = std::mem::take(&mut pending.usage);
         if let Some(e) = &self.failed {
-            for (_, reply) in pending {
+            pending.lines.clear();
+            for (_, reply) in replies {
                 let _ = reply.send(Err(e.clone()));
             }
             return;
@@ -388,28 +407,27 @@ impl Writer {
         let start = self.file.seek(SeekFrom::End(0)).unwrap_or(0);
         let result = self
             .file
-            .write_all(&buf)
+            .write_all(&pending.lines)
             .and_then(|_| self.file.sync_data());
+        pending.lines.clear();
         match result {
             Ok(()) => {
-                let (last_seq, last_hash) = {
-                    let (r, _) = pending.last().expect("non-empty");
-                    (r.seq, r.hash.clone())
-                };
+                let last_seq = replies.last().map(|(s, _)| *s).expect("non-empty");
+                let last_hash = std::mem::take(&mut pending.last_hash);
                 if let Ok(mut u) = self.usage.lock() {
-                    for (r, _) in &pending {
-                        note_usage(&mut u, r);
+                    for (k, time, name) in usage {
+                        u.insert(k, (time, name));
                     }
+                }
+                if let Ok(mut h) = self.shared_head.lock() {
+                    *h = (last_seq, last_hash.clone());
                 }
                 self.head = Head {
                     seq: last_seq,
-                    hash: last_hash.clone(),
+                    hash: last_hash,
                 };
-                if let Ok(mut h) = self.shared_head.lock() {
-                    *h = (last_seq, last_hash);
-                }
-                for (r, reply) in pending {
-                    let _ = reply.send(Ok(r.seq));
+                for (seq, reply) in replies {
+                    let _ = reply.send(Ok(seq));
                 }
             }
             Err(e) => {
@@ -418,7 +436,7 @@ impl Writer {
                 let _ = self.file.set_len(start);
                 let msg = format!("the audit log cannot be written: {e}");
                 self.failed = Some(msg.clone());
-                for (_, reply) in pending {
+                for (_, reply) in replies {
                     let _ = reply.send(Err(msg.clone()));
                 }
             }
