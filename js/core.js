@@ -14,6 +14,7 @@ import {
 
 export { KmsEnvelopeError, RawAesKeyring, MultiKeyring } from './util.js';
 export { decrypt, decryptStream } from './decrypt.js';
+export { rewrapHeader, headerLength } from './header.js';
 
 // ---- encryption ----------------------------------------------------------------
 

@@ -130,6 +130,36 @@ export function ciphertextLength(
   options: Pick<EncryptOptions, 'keyring' | 'suite' | 'frameLength' | 'encryptionContext' | 'requiredEncryptionContextKeys' | 'commitmentPolicy'>,
 ): number | undefined;
 
+// ---- sharing without moving the body ------------------------------------------------
+
+export interface RewrapHeaderOptions {
+  /** Decrypts the data key of the old header. */
+  keyring: Keyring;
+  /** The reproduced encryption context of the old header (as for decrypt). */
+  encryptionContext?: EncryptionContext;
+  /** Wraps the existing data key for the new reader: its onEncrypt sees `plaintextDataKey` already set. */
+  newKeyring: Keyring;
+  /** The encryption context stored in the new header. */
+  newEncryptionContext?: EncryptionContext;
+  /** Applied to the old header; default require-encrypt-require-decrypt. */
+  commitmentPolicy?: CommitmentPolicy;
+  /** Refuse to write more encrypted data keys than this. */
+  maxEncryptedDataKeys?: number;
+  /** Largest header accepted (old) and written (new), in bytes; default 1 MiB. */
+  maxHeaderSize?: number;
+}
+
+/**
+ * Verify a v2 message header (tag and key commitment) and resolve to a new header for the same
+ * body: same suite, message id, frame length and commitment; new encryption context, new
+ * encrypted data keys, recomputed header tag. New header + old body is a valid message.
+ * Signed suites and v1 messages are refused (UNSUPPORTED_SUITE).
+ */
+export function rewrapHeader(header: Uint8Array, options: RewrapHeaderOptions): Promise<Uint8Array>;
+
+/** The length of the header at the front of a message prefix, or null if more bytes are needed. Needs `await init()` first in browsers. */
+export function headerLength(prefix: Uint8Array, options?: { maxHeaderSize?: number }): number | null;
+
 // ---- KMS through kms-proxy ---------------------------------------------------------
 
 /** Error codes of the KMS keyring and the secrets API (besides the format's codes). */

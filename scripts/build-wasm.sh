@@ -38,7 +38,7 @@ wasm-bindgen --target web --out-dir "$OUT/wasm" --out-name kms_envelope \
   target/wasm32-unknown-unknown/release/kms_envelope.wasm
 "$TOOLS/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers \
   "$OUT/wasm/kms_envelope_bg.wasm" -o "$OUT/wasm/kms_envelope_bg.wasm"
-cp js/core.js js/kms.js js/util.js js/decrypt.js js/index.js js/node.js js/index.d.ts js/package.json js/README.md "$OUT/"
+cp js/core.js js/kms.js js/util.js js/decrypt.js js/header.js js/index.js js/node.js js/index.d.ts js/package.json js/README.md "$OUT/"
 cp LICENSE "$OUT/" 2>/dev/null || true
 echo "built $OUT: wasm $(wc -c < "$OUT/wasm/kms_envelope_bg.wasm") bytes," \
   "gzipped wasm+glue+wrapper $(cat "$OUT/wasm/kms_envelope_bg.wasm" "$OUT/wasm/kms_envelope.js" "$OUT/core.js" "$OUT/util.js" "$OUT/decrypt.js" "$OUT/index.js" | gzip -9 | wc -c) bytes"
