@@ -114,6 +114,14 @@ setup_browser() {
     say "install chromium chromium-driver (Debian)"
     apt_install chromium chromium-driver
   fi
+  # chromedriver drives Chromium for wasm-bindgen-test-runner (scripts/wasm-test.sh); it comes
+  # with the same Debian version as chromium, so the two always match.
+  if [ -x /usr/bin/chromedriver ]; then
+    say "skip   chromium-driver ($(/usr/bin/chromedriver --version 2>/dev/null | head -1))"
+  else
+    say "install chromium-driver (Debian)"
+    apt_install chromium-driver
+  fi
 }
 
 APT_UPDATED=

@@ -9,8 +9,9 @@
 #   5. the interop suite (pytest): our CLI against the official AWS Encryption SDK
 #   6. proxy/tests-py/run.sh (the kms-proxy's Python tests), if it exists
 #   7. scripts/fuzz-smoke.sh, if it exists
-#   8. pkg-tests/run.sh, if it exists
-#   9. www/tests/run.sh (the web demo end to end in Chromium), if it exists
+#   8. scripts/wasm-test.sh: wasm-bindgen-test of the wasm boundary in Node and headless Chromium
+#   9. pkg-tests/run.sh, if it exists
+#  10. www/tests/run.sh (the web demo end to end in Chromium), if it exists
 #
 # Every step runs even when an earlier one failed (setup excepted), so one run
 # shows every failure; the exit status is non-zero if any step failed. Each
@@ -89,6 +90,11 @@ if [ -f scripts/fuzz-smoke.sh ]; then
   step "fuzz smoke" 15 bash scripts/fuzz-smoke.sh
 else
   printf '\n==> fuzz smoke: skipped (no scripts/fuzz-smoke.sh)\n'
+fi
+if [ -f scripts/wasm-test.sh ]; then
+  step "wasm-bindgen-test (Node, Chromium page and Worker)" 15 bash scripts/wasm-test.sh
+else
+  printf '\n==> wasm-bindgen-test: skipped (no scripts/wasm-test.sh)\n'
 fi
 if [ -f pkg-tests/run.sh ]; then
   step "package tests" 25 bash pkg-tests/run.sh

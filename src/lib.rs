@@ -14,10 +14,12 @@ use wasm_bindgen::prelude::*;
 mod dec;
 mod enc;
 mod keyring;
+mod rewrap;
 
 pub use dec::{WasmDecryptor, WasmMaterials};
-pub use enc::WasmEncryptor;
+pub use enc::{ciphertext_length, encryptor_new, WasmEncryptor};
 pub use keyring::WasmKeyring;
+pub use rewrap::{header_length, rewrap_header};
 
 /// The version of the kms-envelope package.
 #[wasm_bindgen]
