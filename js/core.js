@@ -8,8 +8,8 @@
 // built-in, so bundlers need no polyfill.
 import * as w from './wasm/kms_envelope.js';
 import {
-  DEFAULT_FRAME_LENGTH, SUITES, subtle, ensure, convert, isU8, isBlob, isStream, ecPairs, optInt, backendOf,
-  policyOf, signalOf, checkOptions, keyringHandle, throwIfAborted, collect, importContentKey,
+  DEFAULT_FRAME_LENGTH, SUITES, ensure, convert, isU8, isBlob, isStream, ecPairs, optInt, backendOf,
+  policyOf, signalOf, checkOptions, keyringHandle, throwIfAborted, collect, importContentKey, aeadOf,
 } from './util.js';
 
 export { KmsEnvelopeError, RawAesKeyring, MultiKeyring } from './util.js';
@@ -59,8 +59,9 @@ class Sealer {
     s.backend = p.backend;
     s.signed = s.enc.is_signed();
     s.frameLength = p.frameLength;
-    if (s.backend === 'webcrypto') {
-      s.key = await importContentKey(s.enc.content_key(), 'encrypt');
+    if (s.backend !== 'rust') {
+      s.aead = aeadOf(s.backend);
+      s.key = await importContentKey(s.aead, s.enc.content_key(), 'encrypt');
       // Chromium's WebCrypto has no AES-192: such messages use the Rust AEAD (same bytes).
       if (!s.key) s.backend = 'rust';
     }
@@ -79,7 +80,8 @@ class Sealer {
     if (this.backend === 'rust') return [prefix, this.enc.seal_frame(plain)];
     const iv = spec.subarray(1 + pl, 13 + pl);
     const additionalData = spec.subarray(13 + pl);
-    const body = new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv, additionalData, tagLength: 128 }, this.key, plain));
+    let body = this.aead.seal(this.key, iv, additionalData, plain);
+    if (body instanceof Promise) body = await body;
     if (this.signed) this.enc.end_frame_signed(body);
     else this.enc.end_frame();
     return [prefix, body];

@@ -5,8 +5,8 @@
 // tag verified.
 import * as w from './wasm/kms_envelope.js';
 import {
-  subtle, ensure, convert, isU8, isBlob, isStream, ecPairs, ecObject, optInt, backendOf, policyOf, signalOf,
-  checkOptions, keyringHandle, throwIfAborted, collect, importContentKey,
+  ensure, convert, isU8, isBlob, isStream, ecPairs, ecObject, optInt, backendOf, policyOf, signalOf,
+  checkOptions, keyringHandle, throwIfAborted, collect, importContentKey, aeadOf,
 } from './util.js';
 
 const KIND_FOOTER = 3;
@@ -118,8 +118,9 @@ class Opener {
     this.headerDone = true;
     this.signed = this.dec.is_signed();
     this.backend = this.p.backend;
-    if (this.backend === 'webcrypto') {
-      this.key = await importContentKey(this.dec.content_key(), 'decrypt');
+    if (this.backend !== 'rust') {
+      this.aead = aeadOf(this.backend);
+      this.key = await importContentKey(this.aead, this.dec.content_key(), 'decrypt');
       if (!this.key) this.backend = 'rust'; // no AES-192 in Chromium's WebCrypto
     }
     this.info = {
@@ -152,16 +153,13 @@ class Opener {
         if (this.signed) this.dec.absorb(bytes);
         let pt;
         try {
-          pt = await subtle.decrypt(
-            { name: 'AES-GCM', iv: ivAad.subarray(0, 12), additionalData: ivAad.subarray(12), tagLength: 128 },
-            this.key,
-            bytes.subarray(ctOffset),
-          );
+          pt = this.aead.open(this.key, ivAad.subarray(0, 12), ivAad.subarray(12), bytes.subarray(ctOffset));
+          if (pt instanceof Promise) pt = await pt;
         } catch {
           throw this.dec.frame_failed();
         }
         this.dec.frame_ok();
-        await emit(new Uint8Array(pt));
+        await emit(pt);
       }
       q.drop(total);
       this.unit = null;

@@ -4,7 +4,8 @@ export default function init(input?: string | URL | Request | Response | BufferS
 /** An ESDK algorithm suite id, e.g. 0x0478 (the default) or 0x0578 (signed). */
 export type SuiteId = 0x0014 | 0x0046 | 0x0078 | 0x0114 | 0x0146 | 0x0178 | 0x0214 | 0x0346 | 0x0378 | 0x0478 | 0x0578;
 export type CommitmentPolicy = 'require-encrypt-require-decrypt' | 'require-encrypt-allow-decrypt' | 'forbid-encrypt-allow-decrypt';
-export type Backend = 'webcrypto' | 'rust';
+/** 'node' (node:crypto) exists in Node only and is its default; elsewhere 'webcrypto' is. */
+export type Backend = 'webcrypto' | 'node' | 'rust';
 export type EncryptionContext = Record<string, string>;
 
 /** Stable error codes (the core's `Error::code`). */

@@ -1,7 +1,9 @@
-// kms-envelope for Node 20+: the wasm is read from the package directory.
+// kms-envelope for Node 20+: the wasm is read from the package directory, and each frame's
+// AES-GCM runs in node:crypto (the 'node' backend, the default here).
 import { readFile } from 'node:fs/promises';
+import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
 import wasmInit from './wasm/kms_envelope.js';
-import { _setInit } from './util.js';
+import { _setInit, _setNodeAead } from './util.js';
 
 let loading = null;
 
@@ -15,6 +17,38 @@ export default function init() {
   return loading.then(() => undefined);
 }
 
+const CIPHERS = { 16: 'aes-128-gcm', 24: 'aes-192-gcm', 32: 'aes-256-gcm' };
+const TAG = { authTagLength: 16 };
+const u8 = (b) => new Uint8Array(b.buffer, b.byteOffset, b.length);
+
+// One cipher object per frame (node:crypto has no reset with a new IV); the key is a
+// KeyObject, so the raw bytes live in OpenSSL's memory, not in a JS buffer.
+_setNodeAead({
+  importKey(raw) {
+    const name = CIPHERS[raw.length];
+    if (!name) throw new RangeError('bad content key length');
+    return { name, key: createSecretKey(raw) };
+  },
+  seal(k, iv, aad, plain) {
+    const c = createCipheriv(k.name, k.key, iv, TAG);
+    c.setAAD(aad);
+    const out = new Uint8Array(plain.length + 16);
+    out.set(c.update(plain));
+    c.final();
+    out.set(c.getAuthTag(), plain.length);
+    return out;
+  },
+  open(k, iv, aad, body) {
+    const n = body.length - 16;
+    if (n < 0) throw new Error('short frame');
+    const d = createDecipheriv(k.name, k.key, iv, TAG);
+    d.setAAD(aad);
+    d.setAuthTag(body.subarray(n));
+    const pt = d.update(body.subarray(0, n));
+    d.final(); // throws if the tag does not verify: `pt` is then dropped unreleased
+    return u8(pt);
+  },
+});
 _setInit(() => init());
 await init();
 

@@ -79,11 +79,45 @@ export function optInt(v, name, min, max) {
   return v;
 }
 
+// The frame AEADs. 'node' (node:crypto) is registered by the Node entry (node.js), so that
+// the browser entry imports no Node built-in; 'rust' runs in the wasm.
+let nodeAead = null;
+
+/** @internal The Node entry registers its node:crypto AEAD. */
+export function _setNodeAead(a) {
+  nodeAead = a;
+}
+
+const webcryptoAead = {
+  /** A non-extractable key, or null where WebCrypto lacks the size (AES-192 in Chromium). */
+  async importKey(raw, usage) {
+    try {
+      return await subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, [usage]);
+    } catch (e) {
+      if (raw.length === 24) return null;
+      throw e;
+    }
+  },
+  async seal(key, iv, additionalData, plain) {
+    return new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv, additionalData, tagLength: 128 }, key, plain));
+  },
+  /** `body` is ciphertext || tag; rejects if the tag does not verify. */
+  async open(key, iv, additionalData, body) {
+    return new Uint8Array(await subtle.decrypt({ name: 'AES-GCM', iv, additionalData, tagLength: 128 }, key, body));
+  },
+};
+
 export function backendOf(opts) {
-  const b = opts.backend ?? (subtle ? 'webcrypto' : 'rust');
-  if (b !== 'webcrypto' && b !== 'rust') throw new TypeError("backend must be 'webcrypto' or 'rust'");
+  const b = opts.backend ?? (nodeAead ? 'node' : subtle ? 'webcrypto' : 'rust');
+  if (b !== 'webcrypto' && b !== 'rust' && b !== 'node') throw new TypeError("backend must be 'webcrypto', 'node' or 'rust'");
   if (b === 'webcrypto' && !subtle) throw new TypeError('WebCrypto is not available here; use backend: "rust"');
+  if (b === 'node' && !nodeAead) throw new TypeError("backend 'node' needs the package's Node entry (node:crypto)");
   return b;
+}
+
+/** The frame AEAD of a backend other than 'rust'. */
+export function aeadOf(backend) {
+  return backend === 'node' ? nodeAead : webcryptoAead;
 }
 
 export function policyOf(opts) {
@@ -214,15 +248,12 @@ export function keyringHandle(k) {
 // ---- helpers ----------------------------------------------------------------
 
 /**
- * Import a derived content key as a non-extractable WebCrypto key and zero
- * the copy; null where WebCrypto lacks the key size (AES-192 in Chromium).
+ * Import a derived content key for `aead` (non-extractable) and zero the
+ * copy; null where the backend lacks the key size (AES-192 in Chromium).
  */
-export async function importContentKey(raw, usage) {
+export async function importContentKey(aead, raw, usage) {
   try {
-    return await subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, [usage]);
-  } catch (e) {
-    if (raw.length === 24) return null;
-    throw e;
+    return await aead.importKey(raw, usage);
   } finally {
     raw.fill(0);
   }

@@ -16,6 +16,7 @@ const MiB = 1 << 20;
 const SIZE = Number(process.env.BENCH_MIB ?? 256) * MiB;
 const AWS_SIZE = Number(process.env.BENCH_AWS_MIB ?? 32) * MiB;
 const REPS = Number(process.env.BENCH_REPS ?? 2);
+const WHERE = (process.env.BENCH_WHERE ?? 'chromium,node').split(',');
 const results = { sizeMiB: SIZE / MiB, awsSizeMiB: AWS_SIZE / MiB };
 
 // ---- sizes
@@ -132,37 +133,39 @@ const server = createServer(async (req, res) => {
   }
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
-await writeFile(join(here, 'bench.html'), '<!doctype html><meta charset="utf-8"><title>bench</title>');
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
-try {
-  const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${server.address().port}/bench.html`);
-  results.chromium = await page.evaluate(async ([src, SIZE, AWS_SIZE, REPS, MiB]) => {
-    const pkg = await import('/node_modules/kms-envelope/index.js');
-    const aws = await import('/dist/aws-client-browser.js');
-    const { encrypt, decrypt } = aws.buildClient(aws.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
-    const keyBytes = crypto.getRandomValues(new Uint8Array(32));
-    const masterKey = await aws.RawAesKeyringWebCrypto.importCryptoKey(keyBytes, aws.RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING);
-    const awsKeyring = new aws.RawAesKeyringWebCrypto({ keyName: 'k', keyNamespace: 'bench', wrappingSuite: aws.RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING, masterKey });
-    const iv = new Uint8Array(12);
-    const imp = (k, u) => crypto.subtle.importKey('raw', k, 'AES-GCM', false, [u]);
-    const env = {
-      pkg, awsKeyring, SIZE, AWS_SIZE, REPS, MiB,
-      awsEncrypt: async (k, b) => (await encrypt(k, b)).result,
-      awsDecrypt: async (k, b) => (await decrypt(k, b)).plaintext,
-      rawEncrypt: async (b, k) => new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, await imp(k, 'encrypt'), b)),
-      rawDecrypt: async (b, k) => new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, await imp(k, 'decrypt'), b)),
-    };
-    return (0, eval)(`(${src})`)(env);
-  }, [bench.toString(), SIZE, AWS_SIZE, REPS, MiB]);
-} finally {
-  await browser.close();
-  server.close();
+if (WHERE.includes('chromium')) {
+  await writeFile(join(here, 'bench.html'), '<!doctype html><meta charset="utf-8"><title>bench</title>');
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${server.address().port}/bench.html`);
+    results.chromium = await page.evaluate(async ([src, SIZE, AWS_SIZE, REPS, MiB]) => {
+      const pkg = await import('/node_modules/kms-envelope/index.js');
+      const aws = await import('/dist/aws-client-browser.js');
+      const { encrypt, decrypt } = aws.buildClient(aws.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
+      const keyBytes = crypto.getRandomValues(new Uint8Array(32));
+      const masterKey = await aws.RawAesKeyringWebCrypto.importCryptoKey(keyBytes, aws.RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING);
+      const awsKeyring = new aws.RawAesKeyringWebCrypto({ keyName: 'k', keyNamespace: 'bench', wrappingSuite: aws.RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING, masterKey });
+      const iv = new Uint8Array(12);
+      const imp = (k, u) => crypto.subtle.importKey('raw', k, 'AES-GCM', false, [u]);
+      const env = {
+        pkg, awsKeyring, SIZE, AWS_SIZE, REPS, MiB,
+        awsEncrypt: async (k, b) => (await encrypt(k, b)).result,
+        awsDecrypt: async (k, b) => (await decrypt(k, b)).plaintext,
+        rawEncrypt: async (b, k) => new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, await imp(k, 'encrypt'), b)),
+        rawDecrypt: async (b, k) => new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, await imp(k, 'decrypt'), b)),
+      };
+      return (0, eval)(`(${src})`)(env);
+    }, [bench.toString(), SIZE, AWS_SIZE, REPS, MiB]);
+  } finally {
+    await browser.close();
+  }
 }
+server.close();
 
 // ---- Node
-{
+if (WHERE.includes('node')) {
   const pkg = await import('kms-envelope');
   const aws = createRequire(join(here, 'aws-node/x.js'))('@aws-crypto/client-node');
   const { encrypt, decrypt } = aws.buildClient(aws.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
@@ -187,7 +190,7 @@ try {
 }
 
 const ratio = (a, b) => Math.round((a / b) * 100) / 100;
-for (const where of ['chromium', 'node']) {
+for (const where of WHERE) {
   const r = results[where];
   r.ratios = {
     encryptStream_vs_raw: ratio(r.ours_478_encryptStream, r.rawEncrypt),

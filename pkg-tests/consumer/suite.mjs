@@ -1,9 +1,9 @@
 // The package tests, shared by Node (node:test) and Chromium (page, dedicated
 // Worker, Service Worker). `makeCases(pkg, env)` returns [{name, fn}] where
 // env = { where, fixture(rel) -> Promise<Uint8Array>, sink(dir, name, files) -> Promise }.
-// Every crypto case runs against both backends.
+// Every crypto case runs against every backend: WebCrypto and Rust (wasm) everywhere, and
+// node:crypto in Node (the 'node' backend, registered by the package's Node entry).
 
-const BACKENDS = ['webcrypto', 'rust'];
 const ALL_SUITES = [0x0014, 0x0046, 0x0078, 0x0114, 0x0146, 0x0178, 0x0214, 0x0346, 0x0378, 0x0478, 0x0578];
 const committing = (s) => s === 0x0478 || s === 0x0578;
 const policyFor = (s) => (committing(s) ? undefined : 'forbid-encrypt-allow-decrypt');
@@ -102,6 +102,7 @@ const b64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 const text = (u8) => new TextDecoder().decode(u8);
 
 export function makeCases(pkg, env) {
+  const BACKENDS = env.where === 'node' ? ['node', 'webcrypto', 'rust'] : ['webcrypto', 'rust'];
   const cases = [];
   const add = (name, fn) => cases.push({ name, fn });
   const key32 = pattern(32, 7);
@@ -339,6 +340,10 @@ export function makeCases(pkg, env) {
     await rejects(pkg.encrypt(pattern(1), { keyring, frameLength: 0 }), isType(RangeError, 'frame 0'), 'frame');
     await rejects(pkg.encrypt(pattern(1), { keyring, suite: 0x9999 }), isType(RangeError, 'suite'), 'suite');
     await rejects(pkg.encrypt(pattern(1), { keyring, backend: 'gpu' }), isType(TypeError, 'backend'), 'backend');
+    if (env.where !== 'node') {
+      // The browser entry has no node:crypto backend.
+      await rejects(pkg.encrypt(pattern(1), { keyring, backend: 'node' }), isType(TypeError, 'backend node'), 'backend node');
+    }
     await rejects(pkg.encrypt(pattern(1), { keyring, encryptionContext: { a: 1 } }), isType(TypeError, 'ec'), 'ec');
     await rejects(pkg.RawAesKeyring.create({ keyNamespace: 'n', keyName: 'k', key: new Uint8Array(20) }), isType(RangeError, 'key'), 'key');
     await rejects(pkg.RawAesKeyring.create({ keyNamespace: 'n', keyName: 'k', key: 'x' }), isType(TypeError, 'key type'), 'key type');
