@@ -4,7 +4,9 @@
 # ORIGINS: comma-separated CORS origins of the www/ page. Creates
 #   idp/      kms-demo-idp keys and users alice and bob (passwords in passwords.txt, mode 0600)
 #   proxy/    kms-proxy store + root key, an admin access key, and a customer key whose key policy
-#             lets each JWT user GenerateDataKey/Decrypt only with encryption context owner = their sub
+#             lets each JWT user GenerateDataKey/Decrypt/ReEncryptFrom/ReEncryptTo only with
+#             encryption context owner = their sub (ReEncrypt: both the source and the
+#             destination context), and Decrypt when reader = their sub (files shared with them)
 #   blob/     kms-blobstore config and data dir
 #   key-arn   the customer key's ARN
 set -euo pipefail
@@ -61,8 +63,12 @@ cat > "$STATE/proxy/key-policy.json" <<JSON
     {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::$ACCOUNT:user/admin"},
      "Action": "kms:*", "Resource": "*"},
     {"Sid": "OwnDataOnly", "Effect": "Allow", "Principal": "*",
-     "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": "*",
+     "Action": ["kms:GenerateDataKey", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo"], "Resource": "*",
      "Condition": {"StringEquals": {"kms:EncryptionContext:owner": "\${jwt:sub}"},
+                   "Null": {"jwt:sub": "false"}}},
+    {"Sid": "ReadWhatIsSharedWithMe", "Effect": "Allow", "Principal": "*",
+     "Action": "kms:Decrypt", "Resource": "*",
+     "Condition": {"StringEquals": {"kms:EncryptionContext:reader": "\${jwt:sub}"},
                    "Null": {"jwt:sub": "false"}}}
   ]
 }

@@ -1,6 +1,7 @@
 // The page: sign-in, the transfer list (each transfer runs in its own Worker), the file list.
 import { decrypt } from '/pkg/index.js';
 import { kmsProxyKeyring, explain, blobFetch } from './kms.js';
+import { share, unshare, readersOf, sharedWithMe } from './share.js';
 
 const $ = (s) => document.querySelector(s);
 const cfg = await (await fetch('/config.json')).json();
@@ -22,14 +23,19 @@ function showError(err) {
   e.hidden = false;
   if (err.kind === 'session') signOut(false);
 }
-const clearError = () => { $('#error').hidden = true; $('#error').dataset.kind = ''; };
+const clearError = () => { $('#error').hidden = true; $('#error').dataset.kind = ''; $('#notice').hidden = true; };
+function showNotice(text) {
+  const n = $('#notice');
+  n.textContent = text;
+  n.hidden = false;
+}
 
 function render() {
   const signedIn = session && session.expiresAt * 1000 > Date.now();
   $('#login').hidden = !!signedIn;
   $('#app').hidden = !signedIn;
   $('#who').hidden = !signedIn;
-  if (signedIn) { $('#user').textContent = session.username; listFiles(); }
+  if (signedIn) { $('#user').textContent = session.username; listFiles().then(() => listShared()); }
 }
 
 function signOut(clear = true) {
@@ -37,6 +43,7 @@ function signOut(clear = true) {
   sessionStorage.removeItem('session');
   if (clear) clearError();
   $('#files tbody').replaceChildren();
+  $('#shared tbody').replaceChildren();
   $('#transfers').replaceChildren();
   render();
 }
@@ -173,9 +180,10 @@ async function listFiles() {
     const r = await blobFetch(cfg.blob, token, 'GET', `/o/${encodeURIComponent(user)}?limit=1000`);
     const { objects } = await r.json();
     const ids = new Set(objects.map((o) => o.id));
+    const readers = readersOf(objects);
     const rows = [];
     for (const o of objects) {
-      if (!o.id.endsWith('.m') || !ids.has(o.id.slice(0, -2) + '.d')) continue;
+      if (!o.id.endsWith('.m') || !ids.has(o.id.slice(0, -2) + '.d') || !ids.has(o.id.slice(0, -2) + '.h')) continue;
       const oid = o.id.slice(0, -2);
       const ct = new Uint8Array(await (await blobFetch(cfg.blob, token, 'GET', `/o/${user}/${o.id}`)).arrayBuffer());
       const { plaintext } = await decrypt(ct, { keyring, encryptionContext: { owner: user, purpose: 'metadata' } });
@@ -186,12 +194,29 @@ async function listFiles() {
     tbody.replaceChildren(...rows.map((f) => {
       const tr = document.createElement('tr');
       tr.dataset.oid = f.oid;
-      tr.innerHTML = '<td class="fname"></td><td></td><td></td><td class="link"></td><td><button class="dl">Download</button></td>';
+      tr.innerHTML = '<td class="fname"></td><td></td><td></td><td class="link"></td><td><button class="dl">Download</button></td>'
+        + '<td class="sharing"><span class="readers"></span><form class="shareform"><input class="to" placeholder="user name" size="9" required>'
+        + ' <button class="share" type="submit">Share</button></form></td>';
       tr.children[0].textContent = f.name;
       tr.children[1].textContent = fmtBytes(f.size);
       tr.children[2].textContent = new Date(f.uploaded).toLocaleString();
       tr.children[3].textContent = `${user}/${f.oid}`;
       tr.querySelector('.dl').onclick = () => download(user, f.oid, f.name);
+      const rs = readers.get(f.oid) ?? [];
+      tr.dataset.readers = rs.join(',');
+      tr.querySelector('.readers').replaceChildren(...rs.map((r) => {
+        const b = document.createElement('button');
+        b.className = 'unshare';
+        b.dataset.reader = r;
+        b.title = `Stop sharing with ${r}`;
+        b.textContent = `${r} ✕`;
+        b.onclick = () => sharing('unshare', f, r, b);
+        return b;
+      }));
+      tr.querySelector('.shareform').onsubmit = (ev) => {
+        ev.preventDefault();
+        sharing('share', f, tr.querySelector('.to').value.trim(), ev.submitter);
+      };
       return tr;
     }));
     $('#nofiles').hidden = rows.length > 0;
@@ -200,5 +225,47 @@ async function listFiles() {
   }
 }
 $('#refresh').addEventListener('click', () => listFiles());
+
+async function sharing(op, f, reader, button) {
+  clearError();
+  if (button) button.disabled = true;
+  try {
+    const args = { cfg, token: session.token, owner: session.username, oid: f.oid, reader };
+    if (op === 'share') await share(args);
+    else await unshare(args);
+    showNotice(op === 'share' ? `Shared "${f.name}" with ${reader}. Only its small header was re-encrypted for them; the file itself did not move.`
+      : `"${f.name}" is no longer shared with ${reader}.`);
+    await listFiles();
+  } catch (e) {
+    showError(explain(e));
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+// ---- files shared with me ----------------------------------------------------------
+
+async function listShared() {
+  if (!session) return;
+  try {
+    const rows = await sharedWithMe({ cfg, token: session.token, me: session.username });
+    $('#shared tbody').replaceChildren(...rows.map((f) => {
+      const tr = document.createElement('tr');
+      tr.dataset.oid = f.oid;
+      tr.dataset.owner = f.owner;
+      tr.innerHTML = '<td class="fname"></td><td></td><td class="owner"></td><td></td><td><button class="dl">Download</button></td>';
+      tr.children[0].textContent = f.name;
+      tr.children[1].textContent = fmtBytes(f.size);
+      tr.children[2].textContent = f.owner;
+      tr.children[3].textContent = new Date(f.uploaded).toLocaleString();
+      tr.querySelector('.dl').onclick = () => download(f.owner, f.oid, f.name);
+      return tr;
+    }));
+    $('#noshared').hidden = rows.length > 0;
+  } catch (e) {
+    showError(explain(e));
+  }
+}
+$('#refreshshared').addEventListener('click', () => listShared());
 
 render();

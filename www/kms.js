@@ -68,12 +68,41 @@ export function kmsProxyKeyring({ proxy, keyArn, token, onDataKey }) {
         if (edk.providerId !== 'aws-kms' || td.decode(edk.providerInfo) !== keyArn) continue;
         const r = await keyring.call('Decrypt', { KeyId: keyArn, CiphertextBlob: b64(edk.ciphertext), EncryptionContext: m.encryptionContext });
         m.plaintextDataKey = unb64(r.Plaintext);
+        // What reEncryptKeyring() re-wraps when this message is shared.
+        keyring.decrypted = { edk, encryptionContext: { ...m.encryptionContext } };
         return m;
       }
       return null;
     },
   };
   return keyring;
+}
+
+/**
+ * The keyring that wraps an existing data key for a reader, for rewrapHeader(): its
+ * onEncrypt never sees a new data key; it asks kms-proxy to ReEncrypt the encrypted data key
+ * that `source` (a kmsProxyKeyring) just decrypted, from the context it was made under to the
+ * new header's context. The proxy checks kms:ReEncryptFrom against the source context and
+ * kms:ReEncryptTo against the destination context. (The data key itself, which `source`
+ * decrypted, is needed only to recompute the new header's authentication tag.)
+ */
+export function reEncryptKeyring(source, keyArn) {
+  return {
+    async onEncrypt(m) {
+      if (!m.plaintextDataKey) throw new AppError('other', 'Sharing needs the file\'s existing data key.');
+      const from = source.decrypted;
+      if (!from) throw new AppError('other', 'Sharing needs the file\'s encrypted data key.');
+      const r = await source.call('ReEncrypt', {
+        CiphertextBlob: b64(from.edk.ciphertext), SourceEncryptionContext: from.encryptionContext,
+        DestinationKeyId: keyArn, DestinationEncryptionContext: m.encryptionContext,
+      });
+      m.encryptedDataKeys.push({ providerId: 'aws-kms', providerInfo: te.encode(r.KeyId), ciphertext: unb64(r.CiphertextBlob) });
+      return m;
+    },
+    onDecrypt() {
+      return null;
+    },
+  };
 }
 
 /** Plain words for any failure: an AppError, a package error (by code), or a fetch error. */
@@ -104,6 +133,6 @@ export async function blobFetch(base, token, method, path, init = {}) {
   const j = await r.json().catch(() => ({}));
   if (r.status === 401) throw new AppError('session', 'Your session has expired. Please sign in again.');
   if (r.status === 403) throw new AppError('denied', 'Access denied: the file store will not give you this file.');
-  if (r.status === 404) throw new AppError('other', 'No such file (it may have been deleted).');
+  if (r.status === 404) throw new AppError('missing', 'No such file (it may have been deleted).');
   throw new AppError('other', `The file store refused the request: ${j.code ?? r.status} ${j.message ?? ''}`);
 }

@@ -1,7 +1,10 @@
 // One Worker per transfer: encrypt a File as a stream into a multipart upload, or download
 // and decrypt an object as a stream. Messages to the page: progress, done, error.
-import { encryptStream, decryptStream, encrypt } from '/pkg/index.js';
+// A message is stored as two objects: its header `<oid>.h` (the encrypted data key lives
+// there) and its body `<oid>.d`, so that sharing writes a new header and never moves the body.
+import { encryptStream, decryptStream, encrypt, headerLength } from '/pkg/index.js';
 import { kmsProxyKeyring, explain, blobFetch, AppError } from './kms.js';
+import { objectNames } from './share.js';
 
 const PART = 8 * 1024 * 1024;
 const ctl = new AbortController();
@@ -52,6 +55,8 @@ async function upload({ file, cfg, token, user, oid }, keyring) {
     .pipeThrough(encryptStream({ keyring, encryptionContext: { owner: user, purpose: 'upload' }, signal: ctl.signal }));
   const { uploadId } = await (await B('POST', `${base}.d?uploads`)).json();
   const inFlight = [];
+  let head = null;
+  let header = null;
   let partNo = 1;
   const send = (bytes) => {
     const n = partNo++;
@@ -66,8 +71,17 @@ async function upload({ file, cfg, token, user, oid }, keyring) {
     let buf = new Uint8Array(PART);
     let fill = 0;
     for (;;) {
-      const { value, done } = await reader.read();
+      let { value, done } = await reader.read();
       if (done) break;
+      if (!header) {
+        // The header goes to an object of its own: hold bytes until it is complete.
+        head = head ? concat(head, value) : value;
+        const n = headerLength(head);
+        if (n === null) continue;
+        header = head.slice(0, n);
+        value = head.subarray(n);
+        head = null;
+      }
       for (let off = 0; off < value.length;) {
         const k = Math.min(PART - fill, value.length - off);
         buf.set(value.subarray(off, off + k), fill);
@@ -81,12 +95,15 @@ async function upload({ file, cfg, token, user, oid }, keyring) {
         }
       }
     }
+    if (!header) throw new AppError('other', 'The encrypted stream ended before its header.');
     if (fill > 0) send(buf.subarray(0, fill));
     await Promise.all(inFlight);
+    await withRetry(() => B('PUT', `${base}.h`, { body: new Blob([header]) }));
     await B('POST', `${base}.d?uploadId=${uploadId}&complete`);
   } catch (e) {
     await Promise.allSettled(inFlight);
     await blobFetch(cfg.blob, token, 'DELETE', `${base}.d?uploadId=${uploadId}`).catch(() => {});
+    if (header) await blobFetch(cfg.blob, token, 'DELETE', `${base}.h`).catch(() => {});
     throw e;
   }
   // The name, type and size travel encrypted in a small object of their own.
@@ -96,20 +113,53 @@ async function upload({ file, cfg, token, user, oid }, keyring) {
   self.postMessage({ type: 'done' });
 }
 
-async function download({ cfg, token, owner, oid }, keyring) {
+function concat(a, b) {
+  const o = new Uint8Array(a.length + b.length);
+  o.set(a);
+  o.set(b, a.length);
+  return o;
+}
+
+/** `head` followed by the chunks of `body` (a ReadableStream), as one stream. */
+function prepend(head, body) {
+  const r = body.getReader();
+  let first = true;
+  return new ReadableStream({
+    async pull(c) {
+      if (first) { first = false; c.enqueue(head); return; }
+      const { value, done } = await r.read();
+      if (done) c.close();
+      else c.enqueue(value);
+    },
+    cancel(reason) { return r.cancel(reason); },
+  });
+}
+
+async function download({ cfg, token, user, owner, oid }, keyring) {
   const B = (m, p, init) => blobFetch(cfg.blob, token, m, p, { ...init, signal: ctl.signal });
-  const base = `/o/${encodeURIComponent(owner)}/${oid}`;
   const { decrypt } = await import('/pkg/index.js');
-  const mres = await B('GET', `${base}.m`);
+  // The owner reads <oid>.h and <oid>.m; a reader the copies made for them when the file was
+  // shared (share.js). A reader who finds none tries the owner's own objects: the store may
+  // hand them over, but the key service will not release their key.
+  let names = objectNames(owner, oid, user);
+  let mres;
+  try {
+    mres = await B('GET', names.meta);
+  } catch (e) {
+    if (owner === user || !(e instanceof AppError && (e.kind === 'denied' || e.kind === 'missing'))) throw e;
+    names = objectNames(owner, oid, owner);
+    mres = await B('GET', names.meta);
+  }
   const { plaintext } = await decrypt(new Uint8Array(await mres.arrayBuffer()),
-    { keyring, encryptionContext: { owner, purpose: 'metadata' } });
+    { keyring, encryptionContext: names.metaContext });
   const meta = JSON.parse(new TextDecoder().decode(plaintext));
   self.postMessage({ type: 'meta', meta });
-  const res = await B('GET', `${base}.d`);
-  const total = Number(res.headers.get('Content-Length')) || 0;
-  const plain = res.body
+  const header = new Uint8Array(await (await B('GET', names.header)).arrayBuffer());
+  const res = await B('GET', names.body);
+  const total = header.length + (Number(res.headers.get('Content-Length')) || 0);
+  const plain = prepend(header, res.body)
     .pipeThrough(counter(throttled(total)))
-    .pipeThrough(decryptStream({ keyring, encryptionContext: { owner, purpose: 'upload' }, signal: ctl.signal }));
+    .pipeThrough(decryptStream({ keyring, encryptionContext: names.context, signal: ctl.signal }));
   // Authenticated frames are kept in memory; nothing is handed to the page (or saved)
   // unless the whole message decrypts, so a tampered file saves nothing.
   const chunks = [];

@@ -1,15 +1,20 @@
 // End-to-end test of the web demo in Chromium (playwright-core, /usr/bin/chromium):
-// sign-in, encrypted upload through the UI, the store's files on disk hold no plaintext and
-// no file name, download with a matching SHA-256, bob refused (by the store, then by the key
-// service), cancel, and a one-byte change on disk reported as tampering with nothing saved.
-// E2E_MIB (default 64) sets the file size; screenshots go to www/tests/artifacts/.
+// sign-in, encrypted upload through the UI (header and body in objects of their own), the
+// store's files on disk hold no 32-byte window of the plaintext (every byte offset of every
+// file, exhaustively), no file name and no data key; download with a matching SHA-256; bob
+// refused (by the store, then by the key service); alice shares through the UI (a new header
+// for bob, the body untouched), bob downloads it, the official Python SDK decrypts the stored
+// messages through kms-proxy with each user's token, alice unshares and bob is refused again;
+// cancel; a one-byte change on disk reported as tampering with nothing saved; retry; expiry.
+// E2E_MIB (default 300) sets the file size; screenshots go to www/tests/artifacts/.
 import { chromium } from 'playwright-core';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, writeSync, closeSync, readFileSync, readdirSync, statSync, rmSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, closeSync, readFileSync, readdirSync, statSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startDemo } from './services.mjs';
 
-const MIB = Number(process.env.E2E_MIB ?? 64);
+const MIB = Number(process.env.E2E_MIB ?? 300);
 const ART = process.env.E2E_ARTIFACTS ?? new URL('./artifacts/', import.meta.url).pathname;
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync'];
@@ -32,26 +37,17 @@ async function step(name, fn) {
 }
 const assert = (cond, msg) => { if (!cond) throw new Error(msg); };
 
-// The plaintext: random bytes (incompressible, nothing to find by accident), written to disk.
+// The plaintext: random bytes (incompressible, nothing to find by accident), kept in memory for
+// the disk scan and written to disk for the upload.
 const name = `quarterly-secret-report-${randomBytes(4).toString('hex')}.bin`;
 const srcDir = join(ART, 'files');
 rmSync(srcDir, { recursive: true, force: true });
 mkdirSync(srcDir, { recursive: true });
 const srcPath = join(srcDir, name);
-const sha = createHash('sha256');
-const fd = openSync(srcPath, 'w');
-const samples = []; // [offset, 32 bytes]
-for (let i = 0; i < MIB; i++) {
-  const chunk = randomBytes(1 << 20);
-  sha.update(chunk);
-  writeSync(fd, chunk);
-  for (let k = 0; k < 64; k++) {
-    const off = Math.floor(Math.random() * ((1 << 20) - 32));
-    samples.push(Buffer.from(chunk.subarray(off, off + 32)));
-  }
-}
-closeSync(fd);
-const plainSha = sha.digest('hex');
+const plain = new Uint8Array(MIB << 20); // its own ArrayBuffer: 4-byte aligned word views below
+for (let off = 0; off < plain.length; off += 1 << 20) plain.set(randomBytes(1 << 20), off);
+writeFileSync(srcPath, plain);
+const plainSha = createHash('sha256').update(plain).digest('hex');
 
 function walk(dir) {
   const out = [];
@@ -63,27 +59,78 @@ function walk(dir) {
   return out;
 }
 
-// Every 32-byte plaintext window sampled (64 per MiB) is looked for at every offset of every
-// stored file: an index of the samples' first 4 bytes, then a full compare on a hit.
-function scanForPlaintext(files) {
-  const index = new Map();
-  for (const s of samples) {
-    const k = s.readUInt32LE(0);
-    if (!index.has(k)) index.set(k, []);
-    index.get(k).push(s);
+// The exhaustive plaintext scan. Any 32-byte window of the plaintext contains one whole
+// 16-byte-aligned 16-byte block of it, so a stored file holds a 32-byte plaintext window only
+// if it holds an aligned block at some byte offset. Every aligned block goes into an
+// open-addressing hash table (typed arrays, with a 2^28-bit prefilter); every byte offset of
+// every stored file is looked up; a block hit is then checked for a full 32-byte window.
+const F = (a, b) => Math.imul(a ^ Math.imul(b, 0x85ebca6b), 0x9e3779b1) >>> 0; // prefilter: first 8 bytes
+const H = (a, b, c, d) => Math.imul(a ^ Math.imul(b, 0x85ebca6b) ^ Math.imul(c, 0xc2b2ae35) ^ Math.imul(d, 0x27d4eb2f), 0x9e3779b1) >>> 0;
+const PW = new Uint32Array(plain.buffer, 0, plain.length >>> 2);
+const NBLOCKS = plain.length >>> 4;
+const TBITS = Math.max(16, Math.ceil(Math.log2(NBLOCKS * 2.5)));
+const TMASK = (1 << TBITS) - 1;
+const table = new Int32Array(1 << TBITS); // block index + 1; 0 = empty
+const filter = new Uint32Array(1 << 23); // 2^28 bits
+{
+  const t0 = Date.now();
+  for (let b = 0; b < NBLOCKS; b++) {
+    const f = F(PW[4 * b], PW[4 * b + 1]);
+    filter[f >>> 9] |= 1 << ((f >>> 4) & 31);
+    let i = H(PW[4 * b], PW[4 * b + 1], PW[4 * b + 2], PW[4 * b + 3]) & TMASK;
+    while (table[i] !== 0) i = (i + 1) & TMASK;
+    table[i] = b + 1;
   }
+  timings.index = `${NBLOCKS} blocks indexed in ${Date.now() - t0} ms`;
+}
+
+/** Throws if `buf` holds a 32-byte plaintext window; returns how many 16-byte-only coincidences. */
+function scanBuffer(buf, label) {
+  let blockHits = 0;
+  const CH = 16 << 20;
+  const tmp = [0, 1, 2, 3].map(() => new Uint8Array(CH + 16));
+  const words = tmp.map((t) => new Uint32Array(t.buffer));
+  for (let start = 0; start + 16 <= buf.length; start += CH) {
+    const end = Math.min(buf.length, start + CH + 15); // offsets start .. end-16 are looked up here
+    for (let a = 0; a < 4; a++) {
+      tmp[a].set(buf.subarray(Math.min(start + a, end), end));
+      const w = words[a];
+      const last = end - 16 - start; // the last offset (relative) whose block fits
+      for (let k = 0; 4 * k + a <= last && 4 * k + a < CH; k++) {
+        const w0 = w[k]; const w1 = w[k + 1];
+        const f = F(w0, w1);
+        if ((filter[f >>> 9] & (1 << ((f >>> 4) & 31))) === 0) continue;
+        const w2 = w[k + 2]; const w3 = w[k + 3];
+        for (let i = H(w0, w1, w2, w3) & TMASK; table[i] !== 0; i = (i + 1) & TMASK) {
+          const b = table[i] - 1;
+          if (PW[4 * b] !== w0 || PW[4 * b + 1] !== w1 || PW[4 * b + 2] !== w2 || PW[4 * b + 3] !== w3) continue;
+          blockHits++;
+          const j = start + 4 * k + a; // the block starts here in buf, at 16*b in the plaintext
+          for (let d = 0; d < 16; d++) {
+            const fs = j - d; const ps = 16 * b - d;
+            if (fs < 0 || ps < 0 || fs + 32 > buf.length || ps + 32 > plain.length) continue;
+            let same = true;
+            for (let x = 0; x < 32 && same; x++) same = buf[fs + x] === plain[ps + x];
+            assert(!same, `a 32-byte plaintext window (plaintext offset ${ps}) is in ${label} at ${fs}`);
+          }
+        }
+      }
+    }
+  }
+  return blockHits;
+}
+
+function scanForPlaintext(files) {
   const nameBytes = [Buffer.from(name, 'utf8'), Buffer.from(name, 'utf16le'), Buffer.from(name.replace(/\.bin$/, ''))];
   let scanned = 0;
+  let coincidences = 0;
   for (const f of files) {
     const buf = readFileSync(f);
     scanned += buf.length;
     for (const nb of nameBytes) assert(buf.indexOf(nb) < 0, `the file name is in ${f}`);
-    for (let i = 0; i + 32 <= buf.length; i++) {
-      const cands = index.get(buf.readUInt32LE(i));
-      if (cands) for (const c of cands) assert(!buf.subarray(i, i + 32).equals(c), `a 32-byte plaintext window is in ${f} at ${i}`);
-    }
+    coincidences += scanBuffer(buf, f);
   }
-  return scanned;
+  return { scanned, coincidences };
 }
 
 const demo = await startDemo();
@@ -120,6 +167,7 @@ async function errorShown(page, kind) {
 }
 
 let alice;
+let bob;
 let oid;
 const downloads = [];
 try {
@@ -153,10 +201,12 @@ try {
     await shot(alice.page, '04-uploaded');
   });
 
-  await step('the blob store\'s files hold neither the plaintext (sampled 32-byte windows), nor the file name, nor a data key', async () => {
+  await step('the blob store\'s files hold no 32-byte window of the plaintext (every offset), nor the file name, nor a data key', async () => {
     const files = walk(demo.blobData);
     const ids = files.filter((f) => f.includes('/obj/alice/')).map((f) => f.split('/').pop()).sort();
-    assert(JSON.stringify(ids) === JSON.stringify([`${oid}.d`, `${oid}.m`]), `stored objects: ${ids}`);
+    assert(JSON.stringify(ids) === JSON.stringify([`${oid}.d`, `${oid}.h`, `${oid}.m`]), `stored objects: ${ids}`);
+    const h = statSync(join(demo.blobData, 'obj/alice', `${oid}.h`)).size;
+    assert(h > 100 && h < 4096, `the header object is small (${h} bytes)`);
     const d = statSync(join(demo.blobData, 'obj/alice', `${oid}.d`)).size;
     assert(d > MIB * 1048576, `the stored message (${d}) is longer than the plaintext`);
     const t0 = Date.now();
@@ -167,12 +217,19 @@ try {
       const buf = readFileSync(f);
       for (const k of keys) assert(buf.indexOf(k) < 0 && buf.indexOf(Buffer.from(k.toString('base64'))) < 0, `a data key is in ${f}`);
     }
-    const scanned = scanForPlaintext(files);
-    timings.scan = `${samples.length} windows over ${scanned} bytes in ${Date.now() - t0} ms`;
-    // The scan is able to find a window: the plaintext file itself trips it.
-    let tripped = false;
-    try { scanForPlaintext([srcPath]); } catch { tripped = true; }
-    assert(tripped, 'the scan finds plaintext windows in the plaintext file');
+    const { scanned, coincidences } = scanForPlaintext(files);
+    timings.scan = `every offset of ${files.length} files, ${scanned} bytes, in ${Date.now() - t0} ms (${coincidences} 16-byte coincidences; ${timings.index})`;
+    // The scan finds what it looks for: the plaintext file, and one 32-byte window at an
+    // unaligned plaintext offset hidden at an odd offset of random bytes.
+    const trips = (buf) => { try { scanBuffer(buf, 'probe'); return false; } catch { return true; } };
+    assert(trips(readFileSync(srcPath)), 'the scan finds the plaintext file');
+    const probe = randomBytes(1 << 20);
+    const at = plain.length - 4099;
+    probe.set(plain.subarray(at, at + 32), 777_777);
+    assert(trips(probe), 'the scan finds a single unaligned 32-byte window');
+    probe.set(randomBytes(32), 777_777);
+    probe.set(plain.subarray(at, at + 31), 777_777);
+    assert(!trips(probe), 'a 31-byte piece is not a 32-byte window');
   });
 
   await step('alice downloads the file: decrypted in a Worker, saved through a Blob, SHA-256 matches', async () => {
@@ -204,11 +261,11 @@ try {
     const ups = await (await fetch(`${demo.blob}/o/alice?uploads`, { headers: { Authorization: `Bearer ${tok}` } })).json();
     assert(ups.uploads.length === 0, `open uploads: ${JSON.stringify(ups)}`);
     const objs = await (await fetch(`${demo.blob}/o/alice`, { headers: { Authorization: `Bearer ${tok}` } })).json();
-    assert(objs.objects.length === 2, `objects: ${JSON.stringify(objs)}`);
+    assert(objs.objects.length === 3, `objects: ${JSON.stringify(objs)}`);
   });
 
   await step('bob cannot download alice\'s file: the store refuses, and with the blob shared the key service refuses', async () => {
-    const bob = await signIn('bob');
+    bob = await signIn('bob');
     await login(bob.page, 'bob');
     let bobDownloads = 0;
     bob.page.on('download', () => bobDownloads++);
@@ -219,16 +276,114 @@ try {
     await shot(bob.page, '07-bob-denied-by-store');
     // Alice lets the store hand bob the ciphertext; the key policy still keeps the key from him.
     const tok = await apiToken('alice');
-    for (const s of ['d', 'm']) {
-      const r = await fetch(`${demo.blob}/o/alice/${oid}.${s}?share=bob`, { method: 'POST', headers: { Authorization: `Bearer ${tok}` } });
-      assert(r.ok, `share: ${r.status}`);
-    }
+    const raw = async (method) => {
+      for (const x of ['d', 'h', 'm']) {
+        const r = await fetch(`${demo.blob}/o/alice/${oid}.${x}?share=bob`, { method, headers: { Authorization: `Bearer ${tok}` } });
+        assert(r.ok, `${method} share: ${r.status}`);
+      }
+    };
+    await raw('POST');
     await bob.page.click('#open');
     await bob.page.waitForSelector('#transfers li:nth-child(1)[data-state="denied"]', { timeout: 60000 });
     msg = await errorShown(bob.page, 'denied');
     assert(/access denied.*key service/i.test(msg), msg);
     await shot(bob.page, '08-bob-denied-by-key-service');
     assert(bobDownloads === 0, 'bob saved nothing');
+    await raw('DELETE'); // back to unshared: what follows shares through the UI only
+  });
+
+  const bodyFile = join(demo.blobData, 'obj/alice', `${oid}.d`);
+  const objFile = (id) => join(demo.blobData, 'obj/alice', id);
+  await step('alice shares the file with bob through the UI: a new header for bob, the body does not move', async () => {
+    const before = statSync(bodyFile);
+    const bodySha = createHash('sha256').update(readFileSync(bodyFile)).digest('hex');
+    const row = `#files tr[data-oid="${oid}"]`;
+    // Sharing with oneself is refused in plain words.
+    await alice.page.fill(`${row} input.to`, 'alice');
+    await alice.page.click(`${row} button.share`);
+    const msg = await errorShown(alice.page, 'other');
+    assert(/already yours/i.test(msg), msg);
+    const t0 = Date.now();
+    await alice.page.fill(`${row} input.to`, 'bob');
+    await alice.page.click(`${row} button.share`);
+    await alice.page.waitForSelector('#notice:not([hidden])', { timeout: 60000 });
+    await alice.page.waitForSelector(`${row}[data-readers="bob"]`, { timeout: 60000 });
+    timings.shareMs = Date.now() - t0;
+    assert(/shared .* with bob/i.test(await alice.page.textContent('#notice')), 'the UI says it is shared');
+    await shot(alice.page, '09-alice-shared-with-bob');
+    const after = statSync(bodyFile);
+    assert(after.ino === before.ino && after.mtimeMs === before.mtimeMs && after.size === before.size, 'the body object was not rewritten');
+    assert(createHash('sha256').update(readFileSync(bodyFile)).digest('hex') === bodySha, 'the body is unchanged');
+    const hb = readFileSync(objFile(`${oid}.h.bob`));
+    const ha = readFileSync(objFile(`${oid}.h`));
+    assert(!hb.equals(ha) && hb.length > 100 && hb.length < 4096, `bob's header object (${hb.length} bytes) is new and small`);
+    // The new objects hold no plaintext window, no file name and no data key either.
+    const keys = (await alice.page.evaluate(() => window.__testDataKeys ?? [])).map((k) => Buffer.from(k));
+    for (const f of [objFile(`${oid}.h.bob`), objFile(`${oid}.m.bob`)]) {
+      const buf = readFileSync(f);
+      for (const k of keys) assert(buf.indexOf(k) < 0 && buf.indexOf(Buffer.from(k.toString('base64'))) < 0, `a data key is in ${f}`);
+    }
+    scanForPlaintext([objFile(`${oid}.h.bob`), objFile(`${oid}.m.bob`)]);
+    const tok = await apiToken('alice');
+    const acl = async (id) => (await (await fetch(`${demo.blob}/o/alice/${id}?acl`, { headers: { Authorization: `Bearer ${tok}` } })).json()).readers;
+    for (const id of [`${oid}.d`, `${oid}.h.bob`, `${oid}.m.bob`]) assert(JSON.stringify(await acl(id)) === '["bob"]', `${id} is shared with bob`);
+    for (const id of [`${oid}.h`, `${oid}.m`]) assert(JSON.stringify(await acl(id)) === '[]', `${id} is not shared`);
+  });
+
+  await step('bob sees it under "Shared with me" and downloads it: SHA-256 matches', async () => {
+    await bob.page.click('#refreshshared');
+    const srow = `#shared tr[data-oid="${oid}"][data-owner="alice"]`;
+    await bob.page.waitForSelector(`${srow} td.fname:text-is("${name}")`, { timeout: 60000 });
+    await shot(bob.page, '10-bob-shared-with-me');
+    const t0 = Date.now();
+    const dl = bob.page.waitForEvent('download', { timeout: 600000 });
+    await bob.page.click(`${srow} button.dl`);
+    const d = await dl;
+    assert(d.suggestedFilename() === name, `saved as ${d.suggestedFilename()}`);
+    const got = createHash('sha256').update(readFileSync(await d.path())).digest('hex');
+    assert(got === plainSha, `sha256 ${got} != ${plainSha}`);
+    timings.bobDownloadWallMs = Date.now() - t0;
+    await shot(bob.page, '11-bob-downloaded-shared-file');
+  });
+
+  await step('the official Python ESDK (KMS keyring through kms-proxy, bearer JWT) decrypts the stored messages', async () => {
+    const py = process.env.KMS_ENVELOPE_PYTHON ?? new URL('../../.venv/bin/python', import.meta.url).pathname;
+    const script = new URL('./esdk_decrypt.py', import.meta.url).pathname;
+    const run = async (user, ctx, ids) => {
+      const out = execFileSync(py, [script, demo.proxy, demo.keyArn, await apiToken(user), JSON.stringify(ctx), ...ids.map(objFile)],
+        { encoding: 'utf8', maxBuffer: 1 << 20, timeout: 600000 });
+      return JSON.parse(out.trim().split('\n').pop());
+    };
+    const t0 = Date.now();
+    const a = await run('alice', { owner: 'alice', purpose: 'upload' }, [`${oid}.h`, `${oid}.d`]);
+    assert(a.ok && a.sha256 === plainSha && a.bytes === plain.length, `alice's message: ${JSON.stringify(a)}`);
+    timings.pythonMs = Date.now() - t0;
+    const readerCtx = { owner: 'alice', purpose: 'upload', reader: 'bob' };
+    const b = await run('bob', readerCtx, [`${oid}.h.bob`, `${oid}.d`]);
+    assert(b.ok && b.sha256 === plainSha && JSON.stringify(b.context) === JSON.stringify(readerCtx), `bob's rewritten message: ${JSON.stringify(b)}`);
+    const denied = await run('bob', { owner: 'alice', purpose: 'upload' }, [`${oid}.h`, `${oid}.d`]);
+    assert(!denied.ok && /AccessDenied/.test(JSON.stringify(denied.causes)), `bob with alice's header: ${JSON.stringify(denied)}`);
+  });
+
+  await step('alice unshares: bob\'s header is deleted, the file leaves his list, and he is refused again', async () => {
+    const row = `#files tr[data-oid="${oid}"]`;
+    await alice.page.click(`${row} button.unshare[data-reader="bob"]`);
+    await alice.page.waitForSelector(`${row}[data-readers=""]`, { timeout: 60000 });
+    assert(/no longer shared with bob/i.test(await alice.page.textContent('#notice')), 'the UI says it is unshared');
+    await shot(alice.page, '12-alice-unshared');
+    for (const id of [`${oid}.h.bob`, `${oid}.m.bob`]) {
+      let gone = false;
+      try { statSync(objFile(id)); } catch { gone = true; }
+      assert(gone, `${id} is deleted`);
+    }
+    await bob.page.click('#refreshshared');
+    await bob.page.waitForSelector('#noshared:not([hidden])', { timeout: 60000 });
+    await bob.page.fill('#link', `alice/${oid}`);
+    await bob.page.click('#open');
+    await bob.page.waitForSelector('#transfers li:nth-child(1)[data-state="denied"]', { timeout: 60000 });
+    const msg = await errorShown(bob.page, 'denied');
+    assert(/access denied/i.test(msg), msg);
+    await shot(bob.page, '13-bob-refused-after-unshare');
     await bob.ctx.close();
   });
 
@@ -243,7 +398,7 @@ try {
     await alice.page.click(`#files tr[data-oid="${oid}"] button.dl`);
     const msg = await errorShown(alice.page, 'tamper');
     assert(/tampered/i.test(msg), msg);
-    await shot(alice.page, '09-tampered');
+    await shot(alice.page, '14-tampered');
     await new Promise((r) => setTimeout(r, 1000));
     assert(downloads.length === before, 'no file was saved');
   });
@@ -267,7 +422,7 @@ try {
     await alice.page.click(`#files tr[data-oid="${oid2}"] button.dl`);
     const got = createHash('sha256').update(readFileSync(await (await dl).path())).digest('hex');
     assert(got === plainSha, 'sha256 of the retried upload matches');
-    await shot(alice.page, '10-retried-upload');
+    await shot(alice.page, '15-retried-upload');
   });
 
   await step('an expired session is reported in plain words and asks to sign in again', async () => {
@@ -280,7 +435,7 @@ try {
     const msg = await errorShown(alice.page, 'session');
     assert(/session has expired/i.test(msg), msg);
     await alice.page.waitForSelector('#login:not([hidden])');
-    await shot(alice.page, '11-session-expired');
+    await shot(alice.page, '16-session-expired');
   });
 } catch {
   // reported by step()
@@ -290,7 +445,7 @@ try {
   rmSync(srcDir, { recursive: true, force: true });
 }
 const mibs = (ms) => (ms ? `${(MIB / (ms / 1000)).toFixed(1)} MiB/s` : '-');
-console.log(`# ${MIB} MiB: upload ${timings.uploadMs} ms in the UI (${mibs(timings.uploadMs)}), download+decrypt ${timings.downloadMs} ms (${mibs(timings.downloadMs)}); scan: ${timings.scan}`);
+console.log(`# ${MIB} MiB: upload ${timings.uploadMs} ms in the UI (${mibs(timings.uploadMs)}), download+decrypt ${timings.downloadMs} ms (${mibs(timings.downloadMs)}); share ${timings.shareMs} ms; bob's download ${timings.bobDownloadWallMs} ms; Python ESDK decrypt ${timings.pythonMs} ms; scan: ${timings.scan}`);
 console.log(`# screenshots in ${ART}`);
 console.log(`${pass} passed, ${fail} failed`);
 process.exit(fail ? 1 : 0);
