@@ -266,6 +266,6 @@ async function listShared() {
     showError(explain(e));
   }
 }
-$('#refreshshared').addEventListener('click', () => listShared());
+$('#refreshshared').addEventListener('click', () => { clearError(); listShared(); });
 
 render();

@@ -19,6 +19,7 @@ const ART = process.env.E2E_ARTIFACTS ?? new URL('./artifacts/', import.meta.url
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync'];
 mkdirSync(ART, { recursive: true });
+for (const f of readdirSync(ART)) if (f.endsWith('.png')) rmSync(join(ART, f)); // no stale screenshots
 
 let pass = 0;
 let fail = 0;
