@@ -291,6 +291,13 @@ try {
 } finally {
   await browser.close();
   await demo.stop();
+  // scripts/demo-init.sh leaves the kms-proxy it runs for a moment behind (its coproc's pid is
+  // the subshell's): stop that process of this run, found by its config path.
+  for (const d of readdirSync('/proc')) {
+    if (/^\d+$/.test(d) && cmdline(d).includes(join(demo.state, 'proxy/kms-proxy.toml'))) {
+      try { process.kill(Number(d), 'SIGTERM'); log(`# stopped the kms-proxy demo-init.sh left running (pid ${d})`); } catch { /* gone */ }
+    }
+  }
   rmSync(work, { recursive: true, force: true });
   rmSync(demo.state, { recursive: true, force: true });
 }
