@@ -92,10 +92,16 @@ export function reEncryptKeyring(source, keyArn) {
       if (!m.plaintextDataKey) throw new AppError('other', 'Sharing needs the file\'s existing data key.');
       const from = source.decrypted;
       if (!from) throw new AppError('other', 'Sharing needs the file\'s encrypted data key.');
-      const r = await source.call('ReEncrypt', {
-        CiphertextBlob: b64(from.edk.ciphertext), SourceEncryptionContext: from.encryptionContext,
-        DestinationKeyId: keyArn, DestinationEncryptionContext: m.encryptionContext,
-      });
+      let r;
+      try {
+        r = await source.call('ReEncrypt', {
+          CiphertextBlob: b64(from.edk.ciphertext), SourceEncryptionContext: from.encryptionContext,
+          DestinationKeyId: keyArn, DestinationEncryptionContext: m.encryptionContext,
+        });
+      } catch (e) {
+        if (e.kind !== 'denied') throw e;
+        throw (source.error = new AppError('denied', 'Access denied: the key service will not re-encrypt this file\'s key for sharing.'));
+      }
       m.encryptedDataKeys.push({ providerId: 'aws-kms', providerInfo: te.encode(r.KeyId), ciphertext: unb64(r.CiphertextBlob) });
       return m;
     },

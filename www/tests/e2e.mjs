@@ -208,6 +208,7 @@ try {
     assert(JSON.stringify(ids) === JSON.stringify([`${oid}.d`, `${oid}.h`, `${oid}.m`]), `stored objects: ${ids}`);
     const h = statSync(join(demo.blobData, 'obj/alice', `${oid}.h`)).size;
     assert(h > 100 && h < 4096, `the header object is small (${h} bytes)`);
+    timings.headerBytes = h;
     const d = statSync(join(demo.blobData, 'obj/alice', `${oid}.d`)).size;
     assert(d > MIB * 1048576, `the stored message (${d}) is longer than the plaintext`);
     const t0 = Date.now();
@@ -446,7 +447,7 @@ try {
   rmSync(srcDir, { recursive: true, force: true });
 }
 const mibs = (ms) => (ms ? `${(MIB / (ms / 1000)).toFixed(1)} MiB/s` : '-');
-console.log(`# ${MIB} MiB: upload ${timings.uploadMs} ms in the UI (${mibs(timings.uploadMs)}), download+decrypt ${timings.downloadMs} ms (${mibs(timings.downloadMs)}); share ${timings.shareMs} ms; bob's download ${timings.bobDownloadWallMs} ms; Python ESDK decrypt ${timings.pythonMs} ms; scan: ${timings.scan}`);
+console.log(`# ${MIB} MiB: upload ${timings.uploadMs} ms in the UI (${mibs(timings.uploadMs)}), download+decrypt ${timings.downloadMs} ms (${mibs(timings.downloadMs)}); header object ${timings.headerBytes} bytes; share ${timings.shareMs} ms; bob's download ${timings.bobDownloadWallMs} ms; Python ESDK decrypt ${timings.pythonMs} ms; scan: ${timings.scan}`);
 console.log(`# screenshots in ${ART}`);
 console.log(`${pass} passed, ${fail} failed`);
 process.exit(fail ? 1 : 0);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of the web demo (www/) in Chromium. Builds the wasm package and the release
 # binaries, installs playwright-core into www/tests/node_modules, runs www/tests/e2e.mjs.
-# E2E_MIB=300 for the issue's size (default 64). Screenshots: www/tests/artifacts/.
+# E2E_MIB sets the file size (default 300, the issue's size). Screenshots: www/tests/artifacts/.
 # Set E2E_NO_BUILD=1 to skip the builds (KMS_DEMO_BIN: where the binaries are).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
