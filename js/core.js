@@ -9,7 +9,8 @@
 import * as w from './wasm/kms_envelope.js';
 import {
   DEFAULT_FRAME_LENGTH, SUITES, ensure, convert, isU8, isBlob, isStream, ecPairs, optInt, backendOf,
-  policyOf, signalOf, checkOptions, keyringHandle, throwIfAborted, collect, importContentKey, aeadOf,
+  policyOf, signalOf, checkOptions, keyringHandle, throwIfAborted, collect, importContentKey, aeadOf, ensureSig,
+  SIGNED_SUITES,
 } from './util.js';
 
 export { KmsEnvelopeError, RawAesKeyring, MultiKeyring } from './util.js';
@@ -47,6 +48,7 @@ function encryptParams(opts) {
 class Sealer {
   static async open(p) {
     await ensure();
+    if (SIGNED_SUITES.includes(p.suite)) await ensureSig();
     const kh = keyringHandle(p.keyring);
     const s = new Sealer();
     try {

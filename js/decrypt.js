@@ -6,7 +6,8 @@
 import * as w from './wasm/kms_envelope.js';
 import {
   ensure, convert, isU8, isBlob, isStream, ecPairs, ecObject, optInt, backendOf, policyOf, signalOf,
-  checkOptions, keyringHandle, throwIfAborted, collect, importContentKey, aeadOf,
+  checkOptions, keyringHandle, throwIfAborted, collect, importContentKey, aeadOf, ensureSig,
+  SIGNED_SUITES,
 } from './util.js';
 
 const KIND_FOOTER = 3;
@@ -106,6 +107,8 @@ class Opener {
   }
 
   async materials() {
+    // The footer's signature is checked by the signature module: load it now.
+    if (SIGNED_SUITES.includes(this.dec.suite())) await ensureSig();
     const kh = keyringHandle(this.p.keyring);
     try {
       const m = await this.dec.request_materials(kh.h);

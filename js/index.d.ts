@@ -1,5 +1,9 @@
-/** Load the wasm. Optional: every async function loads it on first use; call it before `ciphertextLength`. */
-export default function init(input?: string | URL | Request | Response | BufferSource | WebAssembly.Module): Promise<void>;
+type WasmInput = string | URL | Request | Response | BufferSource | WebAssembly.Module;
+/**
+ * Load the wasm. Optional: every async function loads it on first use; call it before `ciphertextLength`.
+ * `signatureInput`: where the ECDSA module (loaded on the first signed message) comes from.
+ */
+export default function init(input?: WasmInput, signatureInput?: WasmInput): Promise<void>;
 
 /** An ESDK algorithm suite id, e.g. 0x0478 (the default) or 0x0578 (signed). */
 export type SuiteId = 0x0014 | 0x0046 | 0x0078 | 0x0114 | 0x0146 | 0x0178 | 0x0214 | 0x0346 | 0x0378 | 0x0478 | 0x0578;

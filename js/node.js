@@ -3,7 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
 import wasmInit from './wasm/kms_envelope.js';
-import { _setInit, _setNodeAead } from './util.js';
+import sigInit, * as sig from './wasm/kms_envelope_sig.js';
+import { _setInit, _setNodeAead, _setSigInit } from './util.js';
 
 let loading = null;
 
@@ -50,6 +51,11 @@ _setNodeAead({
   },
 });
 _setInit(() => init());
+_setSigInit(async () => {
+  const bytes = await readFile(new URL('./wasm/kms_envelope_sig_bg.wasm', import.meta.url));
+  await sigInit({ module_or_path: bytes });
+  return sig;
+});
 await init();
 
 export * from './core.js';

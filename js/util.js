@@ -15,6 +15,31 @@ export async function ensure() {
   await ready;
 }
 
+// ECDSA (P-256/P-384) lives in a second wasm module, loaded on the first signed message.
+let sigInitFn = null;
+let sigReady = null;
+export const SIGNED_SUITES = [0x0214, 0x0346, 0x0378, 0x0578];
+
+/** @internal The entry module sets how the signature module is loaded (resolves to its exports). */
+export function _setSigInit(f) {
+  sigInitFn = f;
+}
+
+/** Load the signature module once (retried after a failure). */
+export async function ensureSig() {
+  await ensure();
+  if (!sigReady) {
+    sigReady = (async () => {
+      const m = await sigInitFn();
+      w.set_signature_module(m.public_key, m.sign, m.check_public_key, m.verify);
+    })();
+    sigReady.catch(() => {
+      sigReady = null;
+    });
+  }
+  await sigReady;
+}
+
 const DISPOSE = Symbol.dispose ?? Symbol.for('Symbol.dispose');
 const HANDLE = Symbol('kms-envelope handle');
 export const SUITES = [0x0014, 0x0046, 0x0078, 0x0114, 0x0146, 0x0178, 0x0214, 0x0346, 0x0378, 0x0478, 0x0578];

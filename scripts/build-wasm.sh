@@ -28,17 +28,26 @@ if [ ! -x "$TOOLS/node_modules/.bin/wasm-opt" ] || \
   npm install --silent --no-audit --no-fund --prefix "$TOOLS" "binaryen@$BINARYEN_VERSION"
 fi
 
-# Size matters more than speed here: the bulk AES runs in WebCrypto.
-export CARGO_PROFILE_RELEASE_OPT_LEVEL=${KMS_ENVELOPE_OPT_LEVEL:-s}
-cargo build --quiet --release --target wasm32-unknown-unknown -p kms-envelope
+# Size matters more than speed here: the bulk AES runs in WebCrypto or node:crypto. The `wasm`
+# profile of the root Cargo.toml says how (opt-level, per-package overrides).
+# Two modules: kms_envelope (the format, keyrings, AES-GCM, hashing) and kms_envelope_sig
+# (ECDSA P-256/P-384, sig/), which the JS loads only for signed suites.
+cargo build --quiet --profile wasm --target wasm32-unknown-unknown -p kms-envelope -p kms-envelope-sig
 
 rm -rf "$OUT"
 mkdir -p "$OUT/wasm"
-wasm-bindgen --target web --out-dir "$OUT/wasm" --out-name kms_envelope \
-  target/wasm32-unknown-unknown/release/kms_envelope.wasm
-"$TOOLS/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers \
-  "$OUT/wasm/kms_envelope_bg.wasm" -o "$OUT/wasm/kms_envelope_bg.wasm"
-cp js/core.js js/kms.js js/util.js js/decrypt.js js/header.js js/index.js js/node.js js/index.d.ts js/package.json js/README.md "$OUT/"
+for m in kms_envelope kms_envelope_sig; do
+  wasm-bindgen --target web --out-dir "$OUT/wasm" --out-name "$m" "target/wasm32-unknown-unknown/wasm/$m.wasm"
+  "$TOOLS/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers \
+    "$OUT/wasm/${m}_bg.wasm" -o "$OUT/wasm/${m}_bg.wasm"
+done
+rm -f "$OUT"/wasm/*.d.ts
+cp js/*.js js/index.d.ts js/package.json js/README.md "$OUT/"
 cp LICENSE "$OUT/" 2>/dev/null || true
-echo "built $OUT: wasm $(wc -c < "$OUT/wasm/kms_envelope_bg.wasm") bytes," \
-  "gzipped wasm+glue+wrapper $(cat "$OUT/wasm/kms_envelope_bg.wasm" "$OUT/wasm/kms_envelope.js" "$OUT/core.js" "$OUT/util.js" "$OUT/decrypt.js" "$OUT/index.js" | gzip -9 | wc -c) bytes"
+# What a browser loads: index.js and its static imports, each gzipped as a server would send it;
+# the signature module only for signed suites.
+gz() { local n=0 f; for f in "$@"; do n=$((n + $(gzip -9 -c "$OUT/$f" | wc -c))); done; echo $n; }
+LOADED=$(cd "$OUT" && ls index.js core.js util.js decrypt.js kms.js header.js wasm/kms_envelope.js wasm/kms_envelope_sig.js wasm/kms_envelope_bg.wasm)
+echo "built $OUT: wasm $(wc -c < "$OUT/wasm/kms_envelope_bg.wasm") bytes;" \
+  "gzipped, what the browser entry loads: $(gz $LOADED) bytes (wasm $(gz wasm/kms_envelope_bg.wasm));" \
+  "signed suites add $(gz wasm/kms_envelope_sig_bg.wasm) bytes (wasm/kms_envelope_sig_bg.wasm)"

@@ -8,7 +8,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::keyring::WasmKeyring;
+use crate::sig::Bridge;
 use crate::{context, pairs, policy, to_js};
+use kms_envelope_core::crypto::default_provider;
 
 /// Decrypts one message; the frame AEAD runs in JS (WebCrypto) or here.
 #[wasm_bindgen]
@@ -38,6 +40,7 @@ impl WasmDecryptor {
         o.encryption_context = context(ec)?;
         o.commitment_policy = policy(commitment_policy)?;
         o.unsigned_only = unsigned_only;
+        o.provider = Some(Bridge::wrap(default_provider()));
         let mut l = Limits::default();
         l.max_encrypted_data_keys = max_encrypted_data_keys;
         if let Some(m) = max_frame_length {

@@ -12,6 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::keyring::WasmKeyring;
+use crate::sig::Bridge;
 use crate::{context, policy, to_js};
 
 /// Encrypts one message; the frame AEAD runs in JS (WebCrypto) or here.
@@ -41,10 +42,10 @@ fn options(
     o.required_encryption_context_keys = required_keys;
     o.commitment_policy = policy(commitment_policy)?;
     o.max_encrypted_data_keys = max_encrypted_data_keys;
-    o.provider = test_seed.map(|s| {
-        Arc::new(SeededProvider::new(default_provider(), &s))
-            as Arc<dyn kms_envelope_core::crypto::CryptoProvider>
-    });
+    o.provider = Some(Bridge::wrap(match test_seed {
+        Some(s) => Arc::new(SeededProvider::new(default_provider(), &s)),
+        None => default_provider(),
+    }));
     Ok(o)
 }
 

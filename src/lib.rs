@@ -15,11 +15,13 @@ mod dec;
 mod enc;
 mod keyring;
 mod rewrap;
+mod sig;
 
 pub use dec::{WasmDecryptor, WasmMaterials};
 pub use enc::{ciphertext_length, encryptor_new, WasmEncryptor};
 pub use keyring::WasmKeyring;
 pub use rewrap::{header_length, rewrap_header};
+pub use sig::{has_signature_module, set_signature_module};
 
 /// The version of the kms-envelope package.
 #[wasm_bindgen]

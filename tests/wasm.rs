@@ -8,7 +8,11 @@
 #![forbid(unsafe_code)]
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
-use kms_envelope::{encryptor_new, WasmDecryptor, WasmEncryptor, WasmKeyring, WasmMaterials};
+use kms_envelope::{
+    encryptor_new, has_signature_module, set_signature_module, WasmDecryptor, WasmEncryptor,
+    WasmKeyring, WasmMaterials,
+};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -46,12 +50,41 @@ fn raw_aes(name: &str, key: &[u8]) -> WasmKeyring {
     WasmKeyring::raw_aes("ns", name, key).expect("keyring")
 }
 
+/// Register the ECDSA module (sig/, linked into this test) as `js/` does
+/// after loading `kms_envelope_sig`.
+fn register_sig() {
+    if has_signature_module() {
+        return;
+    }
+    type Pk = dyn Fn(u8, Vec<u8>) -> Result<Vec<u8>, JsValue>;
+    type Sign = dyn Fn(u8, Vec<u8>, Vec<u8>, Vec<u8>) -> Result<Vec<u8>, JsValue>;
+    type Check = dyn Fn(u8, Vec<u8>) -> bool;
+    type Verify = dyn Fn(u8, Vec<u8>, Vec<u8>, Vec<u8>) -> bool;
+    let pk = Closure::<Pk>::new(|c, s: Vec<u8>| kms_envelope_sig::public_key(c, &s));
+    let sign = Closure::<Sign>::new(|c, s: Vec<u8>, d: Vec<u8>, e: Vec<u8>| {
+        kms_envelope_sig::sign(c, &s, &d, &e)
+    });
+    let check = Closure::<Check>::new(|c, k: Vec<u8>| kms_envelope_sig::check_public_key(c, &k));
+    let verify = Closure::<Verify>::new(|c, k: Vec<u8>, d: Vec<u8>, s: Vec<u8>| {
+        kms_envelope_sig::verify(c, &k, &d, &s)
+    });
+    let f = |c: JsValue| c.unchecked_into::<Function>();
+    set_signature_module(
+        f(pk.into_js_value()),
+        f(sign.into_js_value()),
+        f(check.into_js_value()),
+        f(verify.into_js_value()),
+    );
+    assert!(has_signature_module());
+}
+
 async fn encryptor(
     keyring: &WasmKeyring,
     suite: u16,
     ec: &[&str],
     seed: Option<Vec<u8>>,
 ) -> Result<WasmEncryptor, JsValue> {
+    register_sig();
     let ec = ec.iter().map(|s| s.to_string()).collect();
     let p = encryptor_new(keyring, Some(suite), FRAME, ec, vec![], None, None, seed)?;
     let v = JsFuture::from(p).await?;
@@ -484,4 +517,41 @@ async fn multi_keyring_children_decrypt() {
     let mut d = decryptor(&[]);
     d.push_header(&ct).unwrap().unwrap();
     assert_eq!(d.key_ids(), vec!["ns/k1".to_string(), "ns/k2".to_string()]);
+}
+
+#[wasm_bindgen_test]
+fn signature_module_signs_and_verifies_digests() {
+    use kms_envelope_sig::{check_public_key, public_key, sign, verify, P256, P384};
+    for (curve, n) in [(P256, 32usize), (P384, 48)] {
+        let secret = pattern(n, 1);
+        let pk = public_key(curve, &secret).expect("a valid scalar");
+        assert_eq!(pk.len(), n + 1);
+        assert!(pk[0] == 2 || pk[0] == 3);
+        assert!(check_public_key(curve, &pk));
+        let digest = pattern(n, 9);
+        let der = sign(curve, &secret, &digest, b"entropy").unwrap();
+        assert!(verify(curve, &pk, &digest, &der));
+        // Same inputs, same signature; other entropy, another valid one.
+        assert_eq!(der, sign(curve, &secret, &digest, b"entropy").unwrap());
+        let der2 = sign(curve, &secret, &digest, b"other").unwrap();
+        assert_ne!(der, der2);
+        assert!(verify(curve, &pk, &digest, &der2));
+        let mut bad = digest.clone();
+        bad[0] ^= 1;
+        assert!(!verify(curve, &pk, &bad, &der));
+        let mut bad_sig = der.clone();
+        let last = bad_sig.len() - 1;
+        bad_sig[last] ^= 1;
+        assert!(!verify(curve, &pk, &digest, &bad_sig));
+        let mut bad_pk = pk.clone();
+        bad_pk[5] ^= 1;
+        assert!(!verify(curve, &bad_pk, &digest, &der) || !check_public_key(curve, &bad_pk));
+        assert!(public_key(curve, &vec![0; n]).is_err(), "zero scalar");
+        assert!(
+            public_key(curve, &vec![0xff; n]).is_err(),
+            "scalar above the order"
+        );
+    }
+    assert!(public_key(7, &[1; 32]).is_err());
+    assert!(!check_public_key(P384, &[2; 10]));
 }

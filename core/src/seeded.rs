@@ -6,8 +6,11 @@
 
 use std::sync::{Arc, Mutex};
 
+#[cfg(feature = "ecdsa")]
 use ecdsa::signature::DigestSigner;
-use sha2::{Digest, Sha256, Sha384};
+#[cfg(feature = "ecdsa")]
+use sha2::Sha384;
+use sha2::{Digest, Sha256};
 
 use crate::crypto::{AeadKey, CryptoProvider, Signer, Verifier};
 use crate::error::{Error, Result};
@@ -49,13 +52,16 @@ impl SeededProvider {
     }
 }
 
+#[cfg(feature = "ecdsa")]
 enum Key {
     P256(p256::ecdsa::SigningKey, Sha256),
     P384(p384::ecdsa::SigningKey, Sha384),
 }
 
+#[cfg(feature = "ecdsa")]
 struct DeterministicSigner(Key);
 
+#[cfg(feature = "ecdsa")]
 impl Signer for DeterministicSigner {
     fn update(&mut self, data: &[u8]) {
         match &mut self.0 {
@@ -102,6 +108,11 @@ impl CryptoProvider for SeededProvider {
         self.fill(buf);
         Ok(())
     }
+    #[cfg(not(feature = "ecdsa"))]
+    fn signer(&self, _curve: Curve) -> Result<Box<dyn Signer>> {
+        Err(Error::Crypto("built without ECDSA"))
+    }
+    #[cfg(feature = "ecdsa")]
     fn signer(&self, curve: Curve) -> Result<Box<dyn Signer>> {
         // Retry until the bytes are a valid scalar (almost always at once).
         for _ in 0..16 {

@@ -7,9 +7,13 @@ use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, AesGcm};
+#[cfg(feature = "ecdsa")]
 use ecdsa::signature::DigestVerifier;
+#[cfg(feature = "ecdsa")]
 use ecdsa::signature::RandomizedDigestSigner;
-use sha2::{Digest, Sha256, Sha384, Sha512};
+#[cfg(feature = "ecdsa")]
+use sha2::Digest;
+use sha2::{Sha256, Sha384, Sha512};
 
 use super::{AeadKey, AuthError, CryptoProvider, Signer, Verifier};
 use crate::error::{Error, Result};
@@ -66,13 +70,16 @@ impl AeadKey for RcAead {
     }
 }
 
+#[cfg(feature = "ecdsa")]
 enum SignerState {
     P256(p256::ecdsa::SigningKey, Sha256),
     P384(p384::ecdsa::SigningKey, Sha384),
 }
 
+#[cfg(feature = "ecdsa")]
 struct RcSigner(SignerState);
 
+#[cfg(feature = "ecdsa")]
 impl Signer for RcSigner {
     fn update(&mut self, data: &[u8]) {
         match &mut self.0 {
@@ -129,13 +136,16 @@ pub const SIG_LEN_P256: usize = 71;
 /// DER length of a low-s P-384 signature whose r has its top bit set.
 pub const SIG_LEN_P384: usize = 103;
 
+#[cfg(feature = "ecdsa")]
 enum VerifierState {
     P256(p256::ecdsa::VerifyingKey, Sha256),
     P384(p384::ecdsa::VerifyingKey, Sha384),
 }
 
+#[cfg(feature = "ecdsa")]
 struct RcVerifier(VerifierState);
 
+#[cfg(feature = "ecdsa")]
 impl Verifier for RcVerifier {
     fn update(&mut self, data: &[u8]) {
         match &mut self.0 {
@@ -204,6 +214,17 @@ impl CryptoProvider for RustCrypto {
         getrandom::getrandom(buf).map_err(|_| Error::Crypto("the system random source failed"))
     }
 
+    #[cfg(not(feature = "ecdsa"))]
+    fn signer(&self, _curve: Curve) -> Result<Box<dyn Signer>> {
+        Err(Error::Crypto("built without ECDSA"))
+    }
+
+    #[cfg(not(feature = "ecdsa"))]
+    fn verifier(&self, _curve: Curve, _public_key: &[u8]) -> Result<Box<dyn Verifier>> {
+        Err(Error::Crypto("built without ECDSA"))
+    }
+
+    #[cfg(feature = "ecdsa")]
     fn signer(&self, curve: Curve) -> Result<Box<dyn Signer>> {
         let mut rng = rand_core_compat::OsRng;
         Ok(Box::new(RcSigner(match curve {
@@ -216,6 +237,7 @@ impl CryptoProvider for RustCrypto {
         })))
     }
 
+    #[cfg(feature = "ecdsa")]
     fn verifier(&self, curve: Curve, public_key: &[u8]) -> Result<Box<dyn Verifier>> {
         Ok(Box::new(RcVerifier(match curve {
             Curve::P256 => VerifierState::P256(

@@ -52,5 +52,5 @@ await vite({
 const vb = scan(join(dist, 'vite'));
 check('vite: output references no Node API', vb.length === 0, vb);
 const files = readdirSync(join(dist, 'vite'), { recursive: true });
-check('vite: emits the wasm as an asset', files.some((f) => f.endsWith('.wasm')), files);
+check('vite: emits both wasm modules (main, and ECDSA for signed suites) as assets', files.filter((f) => f.endsWith('.wasm')).length === 2, files);
 process.exit(failed ? 1 : 0);
