@@ -331,3 +331,54 @@ fn several_new_keys_and_a_key_count_limit() {
         "LIMIT_EXCEEDED"
     );
 }
+
+/// Messages written by the official .NET ESDK (testdata/esdk-official/net-4.0.1, suite 0x0478,
+/// raw AES-256 key): each one's header is rewritten for another key and context, and the new
+/// header with the official body decrypts to the vector's plaintext.
+#[test]
+fn official_messages_are_rewritten() {
+    use base64::Engine;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/esdk-official/net-4.0.1");
+    let read = |rel: &str| std::fs::read(dir.join(rel.trim_start_matches("file://"))).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&read("manifest.json")).unwrap();
+    let keys: serde_json::Value = serde_json::from_slice(&read("keys.json")).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = b64
+        .decode(keys["keys"]["aes-256"]["material"].as_str().unwrap())
+        .unwrap();
+    let official = RawAesKeyring::new(
+        "aws-raw-vectors-persistant",
+        "aes-256",
+        SecretBytes::new(key),
+    )
+    .unwrap();
+    let b = aes("bob", 2);
+    let mut n = 0;
+    for (name, t) in manifest["tests"].as_object().unwrap() {
+        let mk = &t["master-keys"];
+        let raw_aes = mk.as_array().unwrap().len() == 1
+            && mk[0]["type"] == "raw"
+            && mk[0]["key"] == "aes-256";
+        if !name.starts_with("0478") || !raw_aes {
+            continue;
+        }
+        let msg = read(t["ciphertext"].as_str().unwrap());
+        let pt = read(t["result"]["output"]["plaintext"].as_str().unwrap());
+        let mut old_ec = EncryptionContext::new();
+        for (k, v) in t["encryption-context"].as_object().unwrap() {
+            old_ec.insert(k.clone(), v.as_str().unwrap().to_string());
+        }
+        let mut new_ec = old_ec.clone();
+        new_ec.insert("reader", "bob");
+        let s = split(msg);
+        let (head, body) = s.msg.split_at(s.hlen);
+        let new_head =
+            block_on(rewrap_header(head, &official, &b, &opts(&old_ec, &new_ec))).unwrap();
+        let mut m = new_head;
+        m.extend_from_slice(body);
+        assert_eq!(open(&b, &m, &new_ec).unwrap(), pt, "{name}");
+        n += 1;
+    }
+    assert!(n >= 3, "only {n} official 0x0478 raw AES messages");
+}
