@@ -367,6 +367,37 @@ try {
     assert(!denied.ok && /AccessDenied/.test(JSON.stringify(denied.causes)), `bob with alice's header: ${JSON.stringify(denied)}`);
   });
 
+  await step('the key policy holds at the API: nobody re-wraps a data key for himself or for another owner', async () => {
+    // The encrypted data key of alice's header: a v2 header is version, suite, message id,
+    // context, then the encrypted data keys (provider id, provider info, ciphertext).
+    const edkOf = (h) => {
+      let p = 1 + 2 + 32;
+      const field = () => { const n = h.readUInt16BE(p); const v = h.subarray(p + 2, p + 2 + n); p += 2 + n; return v; };
+      field(); // the encryption context
+      assert(h.readUInt16BE(p) === 1, 'one encrypted data key');
+      p += 2;
+      field(); field(); // provider id, provider info
+      return field().toString('base64');
+    };
+    const kms = async (user, op, body) => {
+      const r = await fetch(`${demo.proxy}/`, { method: 'POST', body: JSON.stringify(body), headers: {
+        'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': `TrentService.${op}`, Authorization: `Bearer ${await apiToken(user)}` } });
+      const j = await r.json().catch(() => ({}));
+      return r.ok ? 'ok' : String(j.__type ?? r.status).split('#').pop();
+    };
+    const blob = edkOf(readFileSync(objFile(`${oid}.h`)));
+    const src = { owner: 'alice', purpose: 'upload' };
+    const toBob = { ...src, reader: 'bob' };
+    const re = (dst) => ({ CiphertextBlob: blob, SourceEncryptionContext: src, DestinationKeyId: demo.keyArn, DestinationEncryptionContext: dst });
+    assert(await kms('bob', 'ReEncrypt', re(toBob)) === 'AccessDeniedException', 'bob re-encrypts alice\'s key for himself');
+    assert(await kms('alice', 'ReEncrypt', re({ owner: 'bob', purpose: 'upload' })) === 'AccessDeniedException', 'alice re-encrypts into bob\'s own context');
+    assert(await kms('bob', 'Decrypt', { CiphertextBlob: blob, EncryptionContext: src }) === 'AccessDeniedException', 'bob decrypts alice\'s key');
+    // Adding reader=bob to the context passes the policy but not the context binding.
+    assert(await kms('bob', 'Decrypt', { CiphertextBlob: blob, EncryptionContext: toBob }) === 'InvalidCiphertextException', 'bob decrypts alice\'s key under a reader context');
+    assert(await kms('alice', 'ReEncrypt', re(toBob)) === 'ok', 'alice re-encrypts for bob');
+    assert(await kms('bob', 'Decrypt', { CiphertextBlob: edkOf(readFileSync(objFile(`${oid}.h.bob`))), EncryptionContext: toBob }) === 'ok', 'bob decrypts his key');
+  });
+
   await step('alice unshares: bob\'s header is deleted, the file leaves his list, and he is refused again', async () => {
     const row = `#files tr[data-oid="${oid}"]`;
     await alice.page.click(`${row} button.unshare[data-reader="bob"]`);
