@@ -76,7 +76,7 @@ JSON
 
 # Create the key through the API, with the proxy running on a free port for a moment.
 LOG=$STATE/proxy/init-serve.log
-coproc PROXY { KMS_PROXY_LISTEN=127.0.0.1:0 "$BIN/kms-proxy" --config "$STATE/proxy/kms-proxy.toml" serve 2>"$LOG"; }
+coproc PROXY { exec env KMS_PROXY_LISTEN=127.0.0.1:0 "$BIN/kms-proxy" --config "$STATE/proxy/kms-proxy.toml" serve 2>"$LOG"; }
 PROXY_PID_=$PROXY_PID
 read -r line <&"${PROXY[0]}" || true
 URL=${line##*listening on }
