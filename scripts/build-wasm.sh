@@ -6,6 +6,7 @@
 #   cargo install wasm-bindgen-cli --version <the version in Cargo.lock>
 #       (without --locked: its lock file pins a webpki-roots the registry mirror lacks)
 #   npm install --prefix target/npm-tools binaryen@132.0.0   (wasm-opt; Debian's binaryen 108 breaks the wasm)
+#                                         esbuild@0.28.2     (strips comments and whitespace from the JS)
 # wasm-pack is not used: wasm-bindgen's `web` output plus the hand-written wrapper in js/
 # and js/package.json make the package directly.
 set -euo pipefail
@@ -14,6 +15,7 @@ ROOT=$PWD
 OUT=$ROOT/target/npm/kms-envelope
 TOOLS=$ROOT/target/npm-tools
 BINARYEN_VERSION=132.0.0
+ESBUILD_VERSION=0.28.2
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
@@ -22,10 +24,11 @@ WBV=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; ex
 if ! wasm-bindgen --version 2>/dev/null | grep -qF " $WBV"; then
   cargo install wasm-bindgen-cli --version "$WBV"
 fi
-if [ ! -x "$TOOLS/node_modules/.bin/wasm-opt" ] || \
-   ! grep -q "\"version\": \"$BINARYEN_VERSION\"" "$TOOLS/node_modules/binaryen/package.json" 2>/dev/null; then
+if [ ! -x "$TOOLS/node_modules/.bin/wasm-opt" ] || [ ! -x "$TOOLS/node_modules/.bin/esbuild" ] || \
+   ! grep -q "\"version\": \"$BINARYEN_VERSION\"" "$TOOLS/node_modules/binaryen/package.json" 2>/dev/null || \
+   ! grep -q "\"version\": \"$ESBUILD_VERSION\"" "$TOOLS/node_modules/esbuild/package.json" 2>/dev/null; then
   mkdir -p "$TOOLS"
-  npm install --silent --no-audit --no-fund --prefix "$TOOLS" "binaryen@$BINARYEN_VERSION"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS" "binaryen@$BINARYEN_VERSION" "esbuild@$ESBUILD_VERSION"
 fi
 
 # Size matters more than speed here: the bulk AES runs in WebCrypto or node:crypto. The `wasm`
@@ -43,6 +46,11 @@ for m in kms_envelope kms_envelope_sig; do
 done
 rm -f "$OUT"/wasm/*.d.ts
 cp js/*.js js/index.d.ts js/package.json js/README.md "$OUT/"
+# The shipped JS without comments and whitespace (names are kept readable); the sources are in js/.
+for f in "$OUT"/*.js "$OUT"/wasm/*.js; do
+  "$TOOLS/node_modules/.bin/esbuild" --log-level=warning --format=esm --minify-whitespace --minify-syntax \
+    "$f" --outfile="$f" --allow-overwrite
+done
 cp LICENSE "$OUT/" 2>/dev/null || true
 # What a browser loads: index.js and its static imports, each gzipped as a server would send it;
 # the signature module only for signed suites.
