@@ -19,7 +19,7 @@
 #                         same run, e.g. "on:true off:false" (policies + audit trail
 #                         against neither, the 60 % comparison of the policy issue)
 #   COMPARE_BIN           another kms-proxy binary (e.g. an older build) measured
-#                         in the same run, rows marked "(compare)"
+#                         in the same run (each AUDIT or CONFIGS setting), rows marked "(compare)"
 #   OHA [oha]             the load generator (cargo install oha --locked)
 #   MOTO_SERVER [moto_server on PATH]  moto's server (pip install 'moto[server]'); absent or
 #                         set empty: moto is skipped
@@ -161,6 +161,8 @@ add_proxy() { # label bin audit [enforce]
 if [[ -n "${CONFIGS:-}" ]]; then
   for c in $CONFIGS; do
     add_proxy "kms-proxy (audit ${c%%:*}, policies ${c##*:})" "$BIN" "${c%%:*}" "${c##*:}"
+    [[ -n "${COMPARE_BIN:-}" ]] &&
+      add_proxy "kms-proxy (audit ${c%%:*}, policies ${c##*:}, compare)" "$COMPARE_BIN" "${c%%:*}" "${c##*:}"
   done
 else
   for a in $AUDIT; do

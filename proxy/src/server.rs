@@ -21,6 +21,7 @@ use crate::cors::{self, Cors};
 use crate::error::{ErrorKind, KmsError, KmsResult};
 use crate::kms::{now, Kms};
 use crate::listen::ConnInfo;
+use kms_proxy_audit::{Announced, SerializedEvent};
 
 /// Shared state of the server.
 pub struct AppState {
@@ -174,12 +175,17 @@ async fn handle_in_time(state: &Arc<AppState>, req: Request, request_id: &str) -
         via_service: None,
     };
     if declared.is_some_and(|n| n > state.max_body) {
-        return rejected(state, &parts.headers, &info, &request_id, too_large()).await;
+        return rejected(state, &parts.headers, &info, &request_id, too_large(), None).await;
     }
     let body = match axum::body::to_bytes(body, state.max_body).await {
         Ok(b) => b,
-        Err(_) => return rejected(state, &parts.headers, &info, &request_id, too_large()).await,
+        Err(_) => {
+            return rejected(state, &parts.headers, &info, &request_id, too_large(), None).await
+        }
     };
+    // From here the request runs without waiting on its client, and ends by
+    // appending its event: the audit writer may wait for it.
+    let announced = state.audit.as_ref().map(|t| t.log.announce());
     let parsed = Parsed {
         method: parts.method,
         path: parts.uri.path().to_string(),
@@ -194,7 +200,16 @@ async fn handle_in_time(state: &Arc<AppState>, req: Request, request_id: &str) -
         audit_note::begin();
         let (op, principal, result) = process(state, &parsed, &request_id, info);
         let note = audit_note::take();
-        let result = record_async(state, &op, principal.as_ref(), note, &request_id, result).await;
+        let result = record_async(
+            state,
+            &op,
+            principal.as_ref(),
+            note,
+            &request_id,
+            result,
+            announced,
+        )
+        .await;
         (op, result)
     } else {
         let st = state.clone();
@@ -203,7 +218,7 @@ async fn handle_in_time(state: &Arc<AppState>, req: Request, request_id: &str) -
             audit_note::begin();
             let (op, principal, result) = process(&st, &parsed, &rid, info);
             let note = audit_note::take();
-            let result = record(&st, &op, principal.as_ref(), note, &rid, result);
+            let result = record(&st, &op, principal.as_ref(), note, &rid, result, announced);
             (op, result)
         })
         .await;
@@ -237,12 +252,15 @@ async fn record_async(
     note: audit_note::Note,
     request_id: &str,
     result: KmsResult<Value>,
+    announced: Option<Announced>,
 ) -> KmsResult<Value> {
     let Some(trail) = &state.audit else {
         return result;
     };
     let event = audit_event(state, trail, op, principal, note, request_id, &result);
-    match trail.log.append(event).await {
+    let event = SerializedEvent::new(&event);
+    drop(announced);
+    match trail.log.append_serialized(event).await {
         Ok(_) => result,
         Err(e) => {
             tracing::error!(error = %e, "audit event not written; failing the request");
@@ -282,6 +300,7 @@ fn record(
     note: audit_note::Note,
     request_id: &str,
     result: KmsResult<Value>,
+    announced: Option<Announced>,
 ) -> KmsResult<Value> {
     let Some(trail) = &state.audit else {
         return result;
@@ -296,6 +315,7 @@ fn record(
         result.as_ref().err().map(|e| e.kind.code().to_string()),
         note,
     );
+    drop(announced);
     match trail.log.append_blocking(event) {
         Ok(_) => result,
         Err(e) => {
@@ -312,6 +332,7 @@ async fn rejected(
     info: &RequestInfo,
     request_id: &str,
     e: KmsError,
+    announced: Option<Announced>,
 ) -> Response {
     if let Some(trail) = &state.audit {
         let op = operation_of(headers).1;
@@ -330,6 +351,7 @@ async fn rejected(
         );
         event.source_ip = info.source_ip.clone().unwrap_or_default();
         event.user_agent = info.user_agent.clone();
+        drop(announced);
         if trail.log.append(event).await.is_err() {
             return error_response(
                 request_id,

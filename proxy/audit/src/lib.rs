@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 mod log;
 mod verify;
 
-pub use log::{AuditLog, Query};
+pub use log::{Announced, AuditLog, Query};
 pub use verify::{records, verify, VerifyFailure, VerifyReport};
 
 /// What happened in one API call.

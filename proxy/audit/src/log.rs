@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +16,13 @@ use crate::{seal_into, Event, Record, SegmentHeader, SegmentStart, SerializedEve
 
 /// Most events written by one group commit.
 const MAX_BATCH: usize = 4096;
+
+/// How long a commit waits for the events of requests still running (see
+/// [`AuditLog::announce`]) before it writes. An `fdatasync` costs the
+/// machine about 80 µs of CPU however many events it carries, so under load
+/// gathering more events per batch saves more CPU than the wait costs; with
+/// no request running, nothing waits.
+const GATHER: std::time::Duration = std::time::Duration::from_micros(300);
 
 type Reply = oneshot::Sender<Result<u64, String>>;
 
@@ -37,6 +45,19 @@ pub struct AuditLog {
     tx: mpsc::Sender<Cmd>,
     usage: Arc<Mutex<Usage>>,
     head: Arc<Mutex<(u64, String)>>,
+    running: Arc<AtomicUsize>,
+}
+
+/// A request that will append an event (from [`AuditLog::announce`]); the
+/// announcement ends when this is dropped, which must happen before the
+/// event is appended.
+#[derive(Debug)]
+pub struct Announced(Arc<AtomicUsize>);
+
+impl Drop for Announced {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -157,7 +178,9 @@ impl AuditLog {
         let usage = Arc::new(Mutex::new(usage));
         let shared_head = Arc::new(Mutex::new((head.seq, head.hash.clone())));
         let (tx, rx) = mpsc::channel();
+        let running = Arc::new(AtomicUsize::new(0));
         let writer = Writer {
+            running: running.clone(),
             dir: dir.to_path_buf(),
             file,
             head,
@@ -173,7 +196,16 @@ impl AuditLog {
             tx,
             usage,
             head: shared_head,
+            running,
         })
+    }
+
+    /// Announce that a running request will append an event soon: while
+    /// some are announced, a group commit waits briefly for them (at most
+    /// once per batch, see `GATHER`). Drop the result before appending.
+    pub fn announce(&self) -> Announced {
+        self.running.fetch_add(1, Ordering::Relaxed);
+        Announced(self.running.clone())
     }
 
     /// The log's directory.
@@ -335,6 +367,7 @@ fn note_usage(usage: &mut Usage, r: &Record) {
 }
 
 struct Writer {
+    running: Arc<AtomicUsize>,
     dir: PathBuf,
     file: File,
     head: Head,
@@ -362,31 +395,54 @@ impl Writer {
         while let Ok(first) = rx.recv() {
             let mut next = Some(first);
             let mut n = 0;
-            while let Some(cmd) = next.take() {
-                match cmd {
-                    Cmd::Append(event, reply) => {
-                        let seq = self.head.seq + 1 + pending.replies.len() as u64;
-                        let prev = if pending.replies.is_empty() {
-                            &self.head.hash
-                        } else {
-                            &pending.last_hash
-                        };
-                        let hash = seal_into(seq, prev, &event.json, &mut pending.lines);
-                        pending.last_hash = hash;
-                        pending.replies.push((seq, reply));
-                        pending.usage.extend(event.usage);
-                    }
-                    Cmd::Rotate(reply) => {
-                        self.commit(&mut pending);
-                        let _ = reply.send(self.rotate());
-                    }
+            let mut gathered = false;
+            loop {
+                self.seal_all(&rx, &mut next, &mut n, &mut pending);
+                // Requests running now append within microseconds: wait for
+                // them once, so that one fdatasync carries their events too.
+                if gathered || n >= MAX_BATCH || self.running.load(Ordering::Relaxed) == 0 {
+                    break;
                 }
-                n += 1;
-                if n < MAX_BATCH {
-                    next = rx.try_recv().ok();
-                }
+                gathered = true;
+                std::thread::sleep(GATHER);
+                next = rx.try_recv().ok();
             }
             self.commit(&mut pending);
+        }
+    }
+
+    /// Seal `next` and whatever else is queued (up to [`MAX_BATCH`] in all)
+    /// into `pending`.
+    fn seal_all(
+        &mut self,
+        rx: &mpsc::Receiver<Cmd>,
+        next: &mut Option<Cmd>,
+        n: &mut usize,
+        pending: &mut Pending,
+    ) {
+        while let Some(cmd) = next.take() {
+            match cmd {
+                Cmd::Append(event, reply) => {
+                    let seq = self.head.seq + 1 + pending.replies.len() as u64;
+                    let prev = if pending.replies.is_empty() {
+                        &self.head.hash
+                    } else {
+                        &pending.last_hash
+                    };
+                    let hash = seal_into(seq, prev, &event.json, &mut pending.lines);
+                    pending.last_hash = hash;
+                    pending.replies.push((seq, reply));
+                    pending.usage.extend(event.usage);
+                }
+                Cmd::Rotate(reply) => {
+                    self.commit(pending);
+                    let _ = reply.send(self.rotate());
+                }
+            }
+            *n += 1;
+            if *n < MAX_BATCH {
+                *next = rx.try_recv().ok();
+            }
         }
     }
 

@@ -279,3 +279,51 @@ fn lookup_filters_and_pages_and_last_usage() {
         "a denied call is not a use"
     );
 }
+
+#[test]
+fn announced_events_are_gathered_and_a_held_announcement_delays_but_never_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(AuditLog::open(dir.path()).unwrap());
+    // An announcement that is never followed by an event (a request that
+    // hangs): commits wait for it at most once per batch.
+    let held = log.announce();
+    let started = std::time::Instant::now();
+    let seqs = rt().block_on(async {
+        let mut tasks = Vec::new();
+        for t in 0..4 {
+            let log = log.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut s = Vec::new();
+                for i in 0..50 {
+                    let a = log.announce();
+                    let e = SerializedEvent::new(&event(t * 1000 + i, "k"));
+                    drop(a);
+                    s.push(log.append_serialized(e).await.unwrap());
+                }
+                s
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all
+    });
+    // 50 rounds, each one batch at least, each waiting 300 µs at most once.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    drop(held);
+    let mut sorted = seqs.clone();
+    sorted.sort();
+    assert_eq!(sorted, (1..=200).collect::<Vec<u64>>());
+    let report = verify(
+        &[dir.path().to_path_buf()],
+        Some((log.head().0, &log.head().1)),
+    )
+    .unwrap();
+    assert_eq!(report.records, 200);
+    // The lines are the records as serde writes them.
+    for l in lines(&only_segment(dir.path())).iter().skip(1) {
+        let r: Record = serde_json::from_str(l).unwrap();
+        assert_eq!(&serde_json::to_string(&r).unwrap(), l);
+    }
+}

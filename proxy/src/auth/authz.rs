@@ -431,7 +431,11 @@ impl Authz {
         p: &Principal,
         req: &AuthzRequest<'_>,
     ) -> KmsResult<Decision> {
-        let gen = self.generation(store)?;
+        // A key read with the generation of its snapshot spares a read.
+        let gen = match req.key.and_then(|k| k.policy_generation) {
+            Some(g) => g,
+            None => self.generation(store)?,
+        };
         let identity = self.identity_policies(store, p, gen)?;
         let empty = BTreeMap::new();
         let ec = req.encryption_context.unwrap_or(&empty);

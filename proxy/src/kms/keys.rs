@@ -186,6 +186,7 @@ impl Kms {
             current_version: 1,
             tags: tags.into_iter().collect(),
             policy: Some(policy),
+            policy_generation: None,
         };
         let first = self.new_version(&id, 1, Origin::Initial);
         self.store

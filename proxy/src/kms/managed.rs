@@ -145,6 +145,7 @@ impl Kms {
             current_version: 1,
             tags: Default::default(),
             policy,
+            policy_generation: None,
         };
         let first = self.new_version(&id, 1, Origin::Initial);
         self.store

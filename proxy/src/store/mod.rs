@@ -104,8 +104,9 @@ impl KeyManager {
     }
 }
 
-/// A key's metadata (its material lives in [`KeyVersion`]s).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A key's metadata (its material lives in [`KeyVersion`]s). Records are
+/// equal when their stored fields are (`policy_generation` is not stored).
+#[derive(Clone, Debug, Eq)]
 pub struct KeyRecord {
     /// The key id (a UUID).
     pub id: String,
@@ -133,6 +134,44 @@ pub struct KeyRecord {
     pub tags: BTreeMap<String, String>,
     /// The key policy document, kept for the policy engine (not yet enforced).
     pub policy: Option<String>,
+    /// The store's policy generation in the snapshot this record was read
+    /// from (not stored; `None` for records made in memory). Authorisation
+    /// decides with the policies of that generation, without reading it again.
+    pub policy_generation: Option<i64>,
+}
+
+impl PartialEq for KeyRecord {
+    fn eq(&self, o: &Self) -> bool {
+        let Self {
+            id,
+            created,
+            description,
+            state,
+            manager,
+            deletion_date,
+            pending_window_days,
+            rotation_enabled,
+            rotation_period_days,
+            next_rotation,
+            current_version,
+            tags,
+            policy,
+            policy_generation: _,
+        } = self;
+        *id == o.id
+            && *created == o.created
+            && *description == o.description
+            && *state == o.state
+            && *manager == o.manager
+            && *deletion_date == o.deletion_date
+            && *pending_window_days == o.pending_window_days
+            && *rotation_enabled == o.rotation_enabled
+            && *rotation_period_days == o.rotation_period_days
+            && *next_rotation == o.next_rotation
+            && *current_version == o.current_version
+            && *tags == o.tags
+            && *policy == o.policy
+    }
 }
 
 /// How a key version came about.

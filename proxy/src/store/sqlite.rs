@@ -201,6 +201,8 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         current_version: r.get(10)?,
         tags: serde_json::from_str(&tags).map_err(|_| corrupt("tags"))?,
         policy: r.get(12)?,
+        // Only `get_key` selects it, in the same statement (one snapshot).
+        policy_generation: r.get::<_, i64>(13).ok(),
     })
 }
 
@@ -305,7 +307,12 @@ impl Store for SqliteStore {
 
     fn get_key(&self, id: &str) -> StoreResult<Option<KeyRecord>> {
         static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let sql = SQL.get_or_init(|| format!("SELECT {KEY_COLS} FROM keys WHERE id = ?1"));
+        let sql = SQL.get_or_init(|| {
+            format!(
+                "SELECT {KEY_COLS}, (SELECT n FROM policy_generation WHERE id = 1) \
+                 FROM keys WHERE id = ?1"
+            )
+        });
         self.read(|c| {
             c.prepare_cached(sql)?
                 .query_row([id], key_from_row)

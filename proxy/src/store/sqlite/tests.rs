@@ -1,4 +1,5 @@
 use super::*;
+use crate::store::policy::PolicyStore;
 use std::collections::BTreeMap;
 
 fn key(id: &str) -> KeyRecord {
@@ -16,6 +17,7 @@ fn key(id: &str) -> KeyRecord {
         current_version: 1,
         tags: BTreeMap::from([("team".to_string(), "a".to_string())]),
         policy: None,
+        policy_generation: None,
     }
 }
 
@@ -63,6 +65,11 @@ fn keys_versions_and_aliases_round_trip_and_survive_reopen() {
     assert_eq!(mode, "wal");
     let k1 = s.get_key("k1").unwrap().unwrap();
     assert_eq!(k1.current_version, 2);
+    // Read with the policy generation of the same snapshot.
+    assert_eq!(k1.policy_generation, Some(s.policy_generation().unwrap()));
+    s.put_identity_policy("p", "{}").unwrap();
+    let g = s.get_key("k1").unwrap().unwrap().policy_generation;
+    assert_eq!(g, Some(k1.policy_generation.unwrap() + 1));
     assert!(k1.rotation_enabled);
     assert_eq!(k1.tags.get("team").map(String::as_str), Some("a"));
     let vs = s.list_versions("k1").unwrap();
