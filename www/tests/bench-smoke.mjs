@@ -6,7 +6,7 @@
 //   node www/tests/bench-smoke.mjs
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,8 +18,13 @@ const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run
 
 const assert = (cond, msg) => { if (!cond) throw new Error(msg); };
 const tmp = mkdtempSync(join(tmpdir(), 'kms-bench-smoke-'));
-// A private copy of the package: other jobs may rebuild target/npm.
-cpSync(join(ROOT, 'target/npm/kms-envelope'), join(tmp, 'pkg'), { recursive: true });
+// A private copy of the package: other jobs may rebuild target/npm (wait while one does).
+const PKG = join(ROOT, 'target/npm/kms-envelope');
+for (let i = 0; !existsSync(join(PKG, 'wasm/kms_envelope_bg.wasm')) || !existsSync(join(PKG, 'index.js')); i++) {
+  if (i === 600) throw new Error(`no built package in ${PKG} (run scripts/build-wasm.sh)`);
+  await new Promise((r) => setTimeout(r, 500));
+}
+cpSync(PKG, join(tmp, 'pkg'), { recursive: true });
 writeFileSync(join(tmp, 'config.json'), '{}');
 const server = spawn('node', [join(ROOT, 'www/server.mjs'), '--listen', '127.0.0.1:0', '--pkg', join(tmp, 'pkg'), '--config', join(tmp, 'config.json')],
   { stdio: ['ignore', 'pipe', 'inherit'] });
