@@ -65,6 +65,11 @@ declare abstract class KeyringHandle {
 
 export class RawAesKeyring extends KeyringHandle {
   private constructor();
+  /**
+   * `key`: 16, 24 or 32 bytes, or an AES-GCM CryptoKey. A non-extractable CryptoKey stays in
+   * WebCrypto, which wraps and unwraps the data keys (needs the 'encrypt' and/or 'decrypt' usage);
+   * the encrypted data keys are the same as with the key bytes.
+   */
   static create(options: { keyNamespace: string; keyName: string; key: Uint8Array | CryptoKey }): Promise<RawAesKeyring>;
 }
 

@@ -1,6 +1,7 @@
 // kms-envelope: shared helpers, errors and keyrings.
 //
 import * as w from './wasm/kms_envelope.js';
+import { webCryptoRawAes } from './rawaes.js';
 
 let initFn = null;
 let ready = null;
@@ -199,9 +200,7 @@ export class RawAesKeyring extends KeyringBase {
       bytes = key;
     } else if (isCryptoKey(key)) {
       if (key.algorithm?.name !== 'AES-GCM') throw new TypeError('the CryptoKey must be an AES-GCM key');
-      if (!key.extractable) {
-        throw new TypeError('a non-extractable CryptoKey is not supported yet; pass the raw key bytes');
-      }
+      if (!key.extractable) return RawAesKeyring.#fromCryptoKey(keyNamespace, keyName, key);
       bytes = new Uint8Array(await subtle.exportKey('raw', key));
       exported = true;
     } else {
@@ -217,6 +216,21 @@ export class RawAesKeyring extends KeyringBase {
     } finally {
       if (exported) bytes.fill(0);
     }
+    return k;
+  }
+
+  /** A non-extractable key stays in WebCrypto: it wraps and unwraps the data keys itself. */
+  static async #fromCryptoKey(keyNamespace, keyName, key) {
+    if (keyNamespace === 'aws-kms') {
+      throw new KmsEnvelopeError('INVALID_ARGUMENT', 'the key namespace "aws-kms" is reserved');
+    }
+    if (![128, 192, 256].includes(key.algorithm.length)) throw new RangeError('a raw AES key must be 16, 24 or 32 bytes');
+    if (!key.usages.includes('encrypt') && !key.usages.includes('decrypt')) {
+      throw new TypeError("the CryptoKey needs the 'encrypt' and/or 'decrypt' usage");
+    }
+    await ensure();
+    const k = new RawAesKeyring();
+    k._h = w.WasmKeyring.from_js(webCryptoRawAes(subtle, keyNamespace, keyName, key));
     return k;
   }
 }

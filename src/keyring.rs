@@ -163,6 +163,33 @@ impl JsKeyring {
 }
 
 impl Keyring for JsKeyring {
+    /// From an optional `encryptedDataKeyShapes(suite)` method returning
+    /// `[[providerIdLength, providerInfoLength, ciphertextLength], ...]`.
+    fn encrypted_data_key_shapes(&self, suite: AlgorithmSuite) -> Option<Vec<EdkShape>> {
+        let f: Function = get(&self.0, "encryptedDataKeyShapes").dyn_into().ok()?;
+        let r = f.call1(&self.0, &suite.id().into()).ok()?;
+        if !Array::is_array(&r) {
+            return None;
+        }
+        let n = |v: &JsValue, i: u32| {
+            Reflect::get_u32(v, i)
+                .ok()?
+                .as_f64()
+                .filter(|x| x.fract() == 0.0 && (0.0..=65535.0).contains(x))
+                .map(|x| x as usize)
+        };
+        Array::from(&r)
+            .iter()
+            .map(|s| {
+                Some(EdkShape {
+                    provider_id: n(&s, 0)?,
+                    provider_info: n(&s, 1)?,
+                    ciphertext: n(&s, 2)?,
+                })
+            })
+            .collect()
+    }
+
     fn on_encrypt<'a>(
         &'a self,
         mut m: EncryptionMaterials,

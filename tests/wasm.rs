@@ -428,6 +428,10 @@ async fn error_codes_reach_js() {
 
 /// A keyring in JS with a fixed data key, so that the output depends on the seed only.
 fn fixed_js_keyring() -> WasmKeyring {
+    WasmKeyring::from_js(fixed_js_keyring_object())
+}
+
+fn fixed_js_keyring_object() -> Object {
     let on_encrypt = Function::new_with_args(
         "m",
         "return { ...m, plaintextDataKey: new Uint8Array(32).fill(0x5a), \
@@ -442,7 +446,7 @@ fn fixed_js_keyring() -> WasmKeyring {
     let o = Object::new();
     Reflect::set(&o, &"onEncrypt".into(), &on_encrypt).unwrap();
     Reflect::set(&o, &"onDecrypt".into(), &on_decrypt).unwrap();
-    WasmKeyring::from_js(o)
+    o
 }
 
 #[wasm_bindgen_test]
@@ -554,4 +558,28 @@ fn signature_module_signs_and_verifies_digests() {
     }
     assert!(public_key(7, &[1; 32]).is_err());
     assert!(!check_public_key(P384, &[2; 10]));
+}
+
+#[wasm_bindgen_test]
+async fn js_keyring_shapes_give_exact_ciphertext_lengths() {
+    let len = |k: &WasmKeyring, n: usize| {
+        kms_envelope::ciphertext_length(n as f64, k, Some(0x0478), FRAME, vec![], vec![], None)
+            .unwrap()
+    };
+    let keyring = fixed_js_keyring();
+    assert_eq!(len(&keyring, 10), None, "no shapes: unknown");
+    // The fixed keyring's EDK: providerId 'fixed' (5), info 2 bytes, ciphertext 1 byte.
+    let o = Object::new();
+    for name in ["onEncrypt", "onDecrypt"] {
+        let f = Reflect::get(&fixed_js_keyring_object(), &name.into()).unwrap();
+        Reflect::set(&o, &name.into(), &f).unwrap();
+    }
+    let shapes = Function::new_with_args("suite", "return suite === 0x0478 ? [[5, 2, 1]] : null;");
+    Reflect::set(&o, &"encryptedDataKeyShapes".into(), &shapes).unwrap();
+    let shaped = WasmKeyring::from_js(o);
+    for n in [0usize, 1, 100, 250] {
+        let mut enc = encryptor(&shaped, 0x0478, &[], None).await.unwrap();
+        let ct = seal(&mut enc, &pattern(n, 4), Backend::Rust).await;
+        assert_eq!(len(&shaped, n), Some(ct.len() as f64), "{n} bytes");
+    }
 }

@@ -365,6 +365,68 @@ export function makeCases(pkg, env) {
     bytesEq((await pkg.decrypt(ct, { keyring: k2 })).plaintext, pattern(100), 'CryptoKey and bytes agree');
   });
 
+  add('a non-extractable AES-GCM CryptoKey: WebCrypto wraps the data key, same bytes as the Rust keyring', async () => {
+    const imp = (bytes, usages = ['encrypt', 'decrypt']) => crypto.subtle.importKey('raw', bytes, { name: 'AES-GCM' }, false, usages);
+    // Keys that sort differently by UTF-16 and by UTF-8 bytes, and an integer-like key.
+    const encryptionContext = { b: '2', a: '1', '10': 'x', '\u{1F600}': 'emoji', '\uFFFD': 'replacement', é: 'e' };
+    for (const [bits, salt] of [[256, 7], [128, 3]]) {
+      const raw = pattern(bits / 8, salt);
+      const viaCk = await pkg.RawAesKeyring.create({ keyNamespace: 'ns', keyName: 'k1', key: await imp(raw) });
+      const viaBytes = await pkg.RawAesKeyring.create({ keyNamespace: 'ns', keyName: 'k1', key: raw });
+      for (const suite of [0x0478, 0x0578, 0x0014, 0x0178]) {
+        const o = { encryptionContext, suite, commitmentPolicy: policyFor(suite), frameLength: 512 };
+        const pt = pattern(2000, suite);
+        const a = await pkg.encrypt(pt, { ...o, keyring: viaCk });
+        eq(a.length, pkg.ciphertextLength(pt.length, { ...o, keyring: viaCk }), `ciphertextLength ${bits} ${suite}`);
+        const back = await pkg.decrypt(a, { keyring: viaBytes, commitmentPolicy: ALLOW, encryptionContext });
+        bytesEq(back.plaintext, pt, `CryptoKey -> bytes ${bits} ${suite}`);
+        eq(back.keyIds.join(), 'ns/k1', 'key id');
+        const b = await pkg.encrypt(pt, { ...o, keyring: viaBytes });
+        bytesEq((await pkg.decrypt(b, { keyring: viaCk, commitmentPolicy: ALLOW })).plaintext, pt, `bytes -> CryptoKey ${bits} ${suite}`);
+      }
+      viaCk.free();
+      viaBytes.free();
+    }
+    const ck = await pkg.RawAesKeyring.create({ keyNamespace: 'ns', keyName: 'k1', key: await imp(key32) });
+    const ct = await pkg.encrypt(pattern(300), { keyring: ck, encryptionContext: { a: 'b' } });
+    const wrong = await pkg.RawAesKeyring.create({ keyNamespace: 'ns', keyName: 'k1', key: await imp(pattern(32, 8)) });
+    await rejects(pkg.decrypt(ct, { keyring: wrong }), codeIs(pkg, 'KEYRING_ERROR', 'wrong CryptoKey'), 'wrong CryptoKey');
+    const stranger = await pkg.RawAesKeyring.create({ keyNamespace: 'x', keyName: 'k1', key: await imp(key32) });
+    await rejects(pkg.decrypt(ct, { keyring: stranger }), codeIs(pkg, 'NO_DECRYPTABLE_KEY', 'other namespace'), 'stranger');
+    const otherName = await pkg.RawAesKeyring.create({ keyNamespace: 'ns', keyName: 'k2', key: await imp(key32) });
+    await rejects(pkg.decrypt(ct, { keyring: otherName }), codeIs(pkg, 'NO_DECRYPTABLE_KEY', 'other name'), 'other name');
+    // The context is the wrap's AAD: a changed stored context fails the unwrap, not just the header.
+    await rejects(pkg.decrypt(ct, { keyring: ck, encryptionContext: { a: 'c' } }), (e) => {
+      if (!(e instanceof pkg.KmsEnvelopeError)) fail(`context: ${e}`);
+    }, 'context');
+    // In a multi-keyring, next to key bytes, both ways.
+    const child = await pkg.RawAesKeyring.create({ keyNamespace: 'ns', keyName: 'k2', key: pattern(16, 5) });
+    const multi = await pkg.MultiKeyring.create({ generator: ck, children: [child] });
+    const m = await pkg.encrypt(pattern(5000), { keyring: multi });
+    bytesEq((await pkg.decrypt(m, { keyring: child })).plaintext, pattern(5000), 'child of a CryptoKey generator');
+    bytesEq((await pkg.decrypt(m, { keyring: await mk() })).plaintext, pattern(5000), 'generator as bytes');
+    // Usage is enforced by WebCrypto: a decrypt-only key cannot wrap.
+    const decOnly = await pkg.RawAesKeyring.create({ keyNamespace: 'ns', keyName: 'k1', key: await imp(key32, ['decrypt']) });
+    bytesEq((await pkg.decrypt(ct, { keyring: decOnly })).plaintext, pattern(300), 'decrypt-only key decrypts');
+    await rejects(pkg.encrypt(pattern(1), { keyring: decOnly }), codeIs(pkg, 'KEYRING_ERROR', 'decrypt-only key'), 'decrypt-only');
+    await rejects(pkg.RawAesKeyring.create({ keyNamespace: 'aws-kms', keyName: 'k', key: await imp(key32) }), codeIs(pkg, 'INVALID_ARGUMENT', 'aws-kms'), 'reserved');
+    const hmac = await crypto.subtle.importKey('raw', key32, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    await rejects(pkg.RawAesKeyring.create({ keyNamespace: 'n', keyName: 'k', key: hmac }), isType(TypeError, 'HMAC key'), 'hmac');
+    // Python SDK messages decrypt with it, and its messages go to the Python SDK.
+    const interop = await pkg.RawAesKeyring.create({ keyNamespace: 'interop-ns', keyName: 'interop-key', key: await imp(Uint8Array.from({ length: 32 }, (_, i) => i + 1)) });
+    const pm = JSON.parse(text(await env.fixture('python/manifest.json')));
+    for (const c of pm.cases.slice(0, 12)) {
+      const out = await pkg.decrypt(await env.fixture(`python/${c.name}.ct`), { keyring: interop, commitmentPolicy: ALLOW, encryptionContext: c.encryptionContext });
+      bytesEq(out.plaintext, await env.fixture(`python/${c.name}.pt`), `python ${c.name}`);
+    }
+    for (const suite of [0x0478, 0x0578, 0x0014, 0x0346]) {
+      const pt = pattern(3000, suite);
+      const encryptionContext = { from: 'kms-envelope', where: env.where, key: 'non-extractable CryptoKey', '\u{1F600}': 'x', '\uFFFD': 'y' };
+      const ct2 = await pkg.encrypt(pt, { keyring: interop, suite, encryptionContext, commitmentPolicy: policyFor(suite), frameLength: 1024 });
+      await env.sink(`${env.where}-cryptokey`, `ck-${suite.toString(16)}`, { ct: ct2, pt, meta: { suite, encryptionContext } });
+    }
+  });
+
   add('256 MiB through the streams (the AWS browser client fails here)', async () => {
     const keyring = await mk();
     const total = 256 * 1024 * 1024;
