@@ -258,7 +258,7 @@ async fn record_async(
         return result;
     };
     let event = audit_event(state, trail, op, principal, note, request_id, &result);
-    let event = SerializedEvent::new(&event);
+    let event = SerializedEvent::from(event);
     drop(announced);
     match trail.log.append_serialized(event).await {
         Ok(_) => result,

@@ -172,6 +172,19 @@ pub struct SerializedEvent {
     pub(crate) usage: Option<(String, String, String)>,
 }
 
+impl From<Event> for SerializedEvent {
+    /// Serialise an event, keeping its strings rather than copying them.
+    fn from(event: Event) -> Self {
+        let mut json = Vec::with_capacity(640);
+        serde_json::to_writer(&mut json, &event).expect("events serialise");
+        let usage = match (event.key_arn, event.allowed, event.error_code) {
+            (Some(k), true, None) => Some((k, event.event_time, event.event_name)),
+            _ => None,
+        };
+        Self { json, usage }
+    }
+}
+
 impl SerializedEvent {
     /// Serialise an event.
     pub fn new(event: &Event) -> Self {

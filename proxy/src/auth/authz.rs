@@ -60,7 +60,9 @@ type IdentityPolicies = Arc<Vec<(String, Policy)>>;
 #[derive(Default)]
 struct Cache {
     key_policies: HashMap<String, Arc<Policy>>,
-    identity: HashMap<String, (i64, IdentityPolicies)>,
+    /// By principal name, for SigV4 principals and for JWT principals (who
+    /// are also in the configured groups).
+    identity: [HashMap<String, (i64, IdentityPolicies)>; 2],
     tags: HashMap<String, (i64, Arc<BTreeMap<String, String>>)>,
     grants: HashMap<String, (i64, Arc<Vec<Grant>>)>,
 }
@@ -363,16 +365,16 @@ impl Authz {
         p: &Principal,
         generation: i64,
     ) -> KmsResult<IdentityPolicies> {
-        let groups = self.extra_groups(p);
-        let cache_key = format!("{}\u{0}{}", p.name, groups.join("\u{0}"));
+        let kind = usize::from(matches!(p.method, AuthMethod::Jwt { .. }));
         {
             let c = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((g, v)) = c.identity.get(&cache_key) {
+            if let Some((g, v)) = c.identity[kind].get(&p.name) {
                 if *g == generation {
                     return Ok(v.clone());
                 }
             }
         }
+        let groups = self.extra_groups(p);
         let mut out = Vec::new();
         for (name, doc) in store
             .policies_for(&p.name, &groups)
@@ -387,10 +389,10 @@ impl Authz {
         }
         let out = Arc::new(out);
         let mut c = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if c.identity.len() > 10_000 {
-            c.identity.clear();
+        if c.identity[kind].len() > 10_000 {
+            c.identity[kind].clear();
         }
-        c.identity.insert(cache_key, (generation, out.clone()));
+        c.identity[kind].insert(p.name.clone(), (generation, out.clone()));
         Ok(out)
     }
 
@@ -493,20 +495,21 @@ impl Authz {
             return Ok(());
         }
         let d = self.decide(store, p, req)?;
-        let resource = self.resource_of(req);
-        let by = describe(&d);
+        let allowed = d.allowed();
         note(|n| {
-            n.allowed = d.allowed();
-            n.decided_by = by.clone();
+            n.allowed = allowed;
+            n.decided_by = describe(&d);
         });
+        let resource = || self.resource_of(req);
         match d {
             Decision::Allow(_) => Ok(()),
             Decision::ExplicitDeny(s) => Err(KmsError::new(
                 ErrorKind::AccessDenied,
                 format!(
-                    "User: {} is not authorized to perform: {} on resource: {resource} with an explicit deny in {} (statement {})",
+                    "User: {} is not authorized to perform: {} on resource: {} with an explicit deny in {} (statement {})",
                     self.principal_arn(p),
                     req.action,
+                    resource(),
                     s.policy,
                     s.statement
                 ),
@@ -514,9 +517,10 @@ impl Authz {
             Decision::ImplicitDeny => Err(KmsError::new(
                 ErrorKind::AccessDenied,
                 format!(
-                    "User: {} is not authorized to perform: {} on resource: {resource} because no policy or grant allows the {} action",
+                    "User: {} is not authorized to perform: {} on resource: {} because no policy or grant allows the {} action",
                     self.principal_arn(p),
                     req.action,
+                    resource(),
                     req.action
                 ),
             )),
@@ -552,12 +556,18 @@ impl Decider<'_> {
 /// A one-line account of a decision.
 pub fn describe(d: &Decision) -> Option<String> {
     match d {
-        Decision::Allow(src) => Some(
-            src.iter()
-                .map(|s| format!("{}/{}", s.policy, s.statement))
-                .collect::<Vec<_>>()
-                .join(" + "),
-        ),
+        Decision::Allow(src) => {
+            let mut out = String::with_capacity(96);
+            for (i, s) in src.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(" + ");
+                }
+                out.push_str(&s.policy);
+                out.push('/');
+                out.push_str(&s.statement);
+            }
+            Some(out)
+        }
         Decision::ExplicitDeny(s) => Some(format!("deny: {}/{}", s.policy, s.statement)),
         Decision::ImplicitDeny => None,
     }
