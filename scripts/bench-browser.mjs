@@ -22,8 +22,25 @@ const results = { sizeMiB: SIZE / MiB, awsSizeMiB: AWS_SIZE / MiB };
 // ---- sizes
 const pkgDir = join(here, 'node_modules/kms-envelope');
 const gz = (f) => gzipSync(readFileSync(join(pkgDir, f)), { level: 9 }).length;
-const ours = ['wasm/kms_envelope_bg.wasm', 'wasm/kms_envelope.js', 'index.js', 'core.js', 'util.js', 'decrypt.js'];
-results.sizeGzip = { kmsEnvelope: ours.reduce((n, f) => n + gz(f), 0), wasmGzip: gz(ours[0]) };
+// What the browser entry loads: index.js, its static imports (followed), and the main wasm; the
+// ECDSA wasm is loaded on the first signed message.
+const loaded = new Set();
+const follow = (f) => {
+  if (loaded.has(f)) return;
+  loaded.add(f);
+  const src = readFileSync(join(pkgDir, f), 'utf8');
+  for (const m of src.matchAll(/(?:import|export)\s*(?:[^'"]*?\bfrom\s*)?["'](\.[^"']+)["']/g)) {
+    follow(join(f, '..', m[1]).replace(/^\.\//, ''));
+  }
+};
+follow('index.js');
+loaded.add('wasm/kms_envelope_bg.wasm');
+results.sizeGzip = {
+  files: [...loaded].sort(),
+  kmsEnvelope: [...loaded].reduce((n, f) => n + gz(f), 0),
+  wasmGzip: gz('wasm/kms_envelope_bg.wasm'),
+  signatureWasmGzip: gz('wasm/kms_envelope_sig_bg.wasm'),
+};
 await writeFile(join(here, 'buffer-shim.js'), "import { Buffer } from 'buffer';\nexport { Buffer };\n");
 await writeFile(join(here, 'aws-entry.js'), "export * from '@aws-crypto/client-browser';\n");
 const aws = await build({

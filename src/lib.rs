@@ -21,7 +21,7 @@ pub use dec::{WasmDecryptor, WasmMaterials};
 pub use enc::{ciphertext_length, encryptor_new, WasmEncryptor};
 pub use keyring::WasmKeyring;
 pub use rewrap::{header_length, rewrap_header};
-pub use sig::{has_signature_module, set_signature_module};
+pub use sig::{has_signature_module, set_host_hash, set_signature_module};
 
 /// The version of the kms-envelope package.
 #[wasm_bindgen]

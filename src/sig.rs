@@ -25,8 +25,52 @@ struct Module {
     verify: Function,
 }
 
+/// A host hash (node:crypto in Node): `create(bits) -> id`, `update(id, bytes)`,
+/// `finish(id) -> digest`, `discard(id)`.
+struct HostHash {
+    create: Function,
+    update: Function,
+    finish: Function,
+    discard: Function,
+}
+
 thread_local! {
     static MODULE: RefCell<Option<Module>> = const { RefCell::new(None) };
+    static HOST_HASH: RefCell<Option<HostHash>> = const { RefCell::new(None) };
+}
+
+/// Let the host hash the signed messages (Node registers node:crypto's
+/// SHA-256/SHA-384, faster than this wasm's): `create(bits) -> id`,
+/// `update(id, bytes)` (a view of this module's memory, to be read at once),
+/// `finish(id) -> Uint8Array`, `discard(id)`.
+#[wasm_bindgen]
+pub fn set_host_hash(create: Function, update: Function, finish: Function, discard: Function) {
+    HOST_HASH.with(|h| {
+        *h.borrow_mut() = Some(HostHash {
+            create,
+            update,
+            finish,
+            discard,
+        })
+    });
+}
+
+fn host(pick: fn(&HostHash) -> &Function, args: &[JsValue]) -> Option<JsValue> {
+    HOST_HASH.with(|h| {
+        let h = h.borrow();
+        let args: js_sys::Array = args.iter().collect();
+        pick(h.as_ref()?).apply(&JsValue::UNDEFINED, &args).ok()
+    })
+}
+
+/// A view of `data` in this module's memory (no copy; valid until the
+/// memory grows, so it is handed to a synchronous call only).
+fn view(data: &[u8]) -> JsValue {
+    let mem: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    let start = data.as_ptr() as usize as u32;
+    Uint8Array::new(&mem.buffer())
+        .subarray(start, start + data.len() as u32)
+        .into()
 }
 
 /// Register the signature module's `public_key(curve, secret)`,
@@ -95,11 +139,18 @@ fn bytes(v: JsValue) -> Result<Vec<u8>> {
 enum Hash {
     Sha256(Sha256),
     Sha384(Sha384),
+    /// A host hash object, by id.
+    Host(f64),
+    Done,
 }
 
 impl Hash {
     fn new(c: Curve) -> Self {
-        if c == Curve::P256 {
+        let bits = if c == Curve::P256 { 256 } else { 384 };
+        if let Some(id) = host(|h| &h.create, &[bits.into()]).and_then(|v| v.as_f64()) {
+            return Hash::Host(id);
+        }
+        if bits == 256 {
             Hash::Sha256(Sha256::new())
         } else {
             Hash::Sha384(Sha384::new())
@@ -109,12 +160,34 @@ impl Hash {
         match self {
             Hash::Sha256(h) => h.update(d),
             Hash::Sha384(h) => h.update(d),
+            Hash::Host(id) => {
+                if host(|h| &h.update, &[(*id).into(), view(d)]).is_none() {
+                    // The host hash failed: the digest must not verify or sign anything.
+                    *self = Hash::Done;
+                }
+            }
+            Hash::Done => {}
         }
     }
-    fn finish(self) -> Vec<u8> {
-        match self {
-            Hash::Sha256(h) => h.finalize().to_vec(),
-            Hash::Sha384(h) => h.finalize().to_vec(),
+    fn finish(mut self) -> Result<Vec<u8>> {
+        match &mut self {
+            Hash::Sha256(h) => Ok(h.finalize_reset().to_vec()),
+            Hash::Sha384(h) => Ok(h.finalize_reset().to_vec()),
+            Hash::Host(id) => {
+                let id = *id;
+                // `finish` releases the host's object: no `discard` on drop.
+                std::mem::forget(std::mem::replace(&mut self, Hash::Done));
+                bytes(host(|h| &h.finish, &[id.into()]).ok_or(Error::Crypto("hash failed"))?)
+            }
+            Hash::Done => Err(Error::Crypto("hash failed")),
+        }
+    }
+}
+
+impl Drop for Hash {
+    fn drop(&mut self) {
+        if let Hash::Host(id) = self {
+            host(|h| &h.discard, &[(*id).into()]);
         }
     }
 }
@@ -146,7 +219,7 @@ impl Signer for BridgeSigner {
     /// Fresh entropy per try until the DER signature has its largest length,
     /// as the core's signer does, so that message lengths are exact.
     fn sign(self: Box<Self>) -> Result<Vec<u8>> {
-        let digest = u8a(&self.hash.finish());
+        let digest = u8a(&self.hash.finish()?);
         let want = params(self.curve)?.2;
         let secret = u8a(self.secret.expose());
         let mut entropy = [0u8; 48];
@@ -187,7 +260,7 @@ impl Verifier for BridgeVerifier {
         self.hash.update(data)
     }
     fn verify(self: Box<Self>, der: &[u8]) -> Result<()> {
-        let digest = self.hash.finish();
+        let digest = self.hash.finish()?;
         let ok = call(
             |m| &m.verify,
             &[
