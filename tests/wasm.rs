@@ -583,3 +583,86 @@ async fn js_keyring_shapes_give_exact_ciphertext_lengths() {
         assert_eq!(len(&shaped, n), Some(ct.len() as f64), "{n} bytes");
     }
 }
+
+thread_local! {
+    /// The test's host hashes: what each live one received, by id.
+    static HOSTED: std::cell::RefCell<Vec<Option<Vec<u8>>>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// What each finished one had received, in order.
+    static FINISHED: std::cell::RefCell<Vec<(usize, Vec<u8>)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The host-hash plumbing (Node registers node:crypto this way): each piece
+/// arrives as a view of the wasm memory; the pieces of a signed message must be
+/// exactly its bytes before the footer, for the signer and the verifier.
+#[wasm_bindgen_test]
+async fn host_hash_sees_exactly_the_signed_bytes() {
+    use sha2::Digest;
+    type Create = dyn Fn(u32) -> f64;
+    type Update = dyn Fn(f64, Vec<u8>);
+    type Finish = dyn Fn(f64) -> Vec<u8>;
+    type Discard = dyn Fn(f64);
+    let create = Closure::<Create>::new(|bits: u32| {
+        assert!(bits == 256 || bits == 384);
+        HOSTED.with(|h| {
+            let mut h = h.borrow_mut();
+            h.push(Some(Vec::new()));
+            (h.len() - 1) as f64
+        })
+    });
+    let update = Closure::<Update>::new(|id: f64, b: Vec<u8>| {
+        HOSTED.with(|h| {
+            h.borrow_mut()[id as usize]
+                .as_mut()
+                .unwrap()
+                .extend_from_slice(&b)
+        })
+    });
+    let finish = Closure::<Finish>::new(|id: f64| {
+        let all = HOSTED.with(|h| h.borrow_mut()[id as usize].take().unwrap());
+        let d = sha2::Sha384::digest(&all).to_vec();
+        FINISHED.with(|f| f.borrow_mut().push((id as usize, all)));
+        d
+    });
+    let discard = Closure::<Discard>::new(|id: f64| {
+        HOSTED.with(|h| h.borrow_mut()[id as usize] = None);
+    });
+    let f = |c: JsValue| c.unchecked_into::<Function>();
+    kms_envelope::set_host_hash(
+        f(create.into_js_value()),
+        f(update.into_js_value()),
+        f(finish.into_js_value()),
+        f(discard.into_js_value()),
+    );
+    let keyring = raw_aes("k1", &key32());
+    let before = FINISHED.with(|f| f.borrow().len());
+    let pt = pattern(1000, 5);
+    let mut enc = encryptor(&keyring, 0x0578, &["a", "b"], None)
+        .await
+        .unwrap();
+    let ct = seal(&mut enc, &pt, Backend::WebCrypto).await;
+    assert_eq!(
+        open(&ct, &keyring, &[], Backend::Rust, 4096).await.unwrap(),
+        pt
+    );
+    let done = FINISHED.with(|f| f.borrow()[before..].to_vec());
+    assert_eq!(done.len(), 2, "one signer and one verifier hash");
+    let signed = &done[0].1;
+    assert_eq!(
+        ct.len() - signed.len(),
+        2 + 103,
+        "all but the footer was hashed"
+    );
+    assert_eq!(&ct[..signed.len()], &signed[..]);
+    assert_eq!(&done[1].1, signed, "the verifier hashed the same bytes");
+    // A bad signature fails against the host's digest.
+    let mut bad = ct.clone();
+    let at = bad.len() - 5;
+    bad[at] ^= 1;
+    let e = open(&bad, &keyring, &[], Backend::Rust, 4096)
+        .await
+        .expect_err("bad signature");
+    assert_eq!(code(&e), "SIGNATURE_INVALID");
+    // An abandoned message discards its hash; none is left behind.
+    drop(encryptor(&keyring, 0x0578, &[], None).await.unwrap());
+    HOSTED.with(|h| assert!(h.borrow().iter().all(Option::is_none), "all released"));
+}
