@@ -181,6 +181,23 @@ async function apiToken(user) {
     body: JSON.stringify({ username: user, password: demo.passwords[user] }) });
   return (await r.json()).token;
 }
+/** Click and wait for the saved file; an error shown by the page instead fails at once. */
+async function downloadOf(page, selector, label) {
+  const dl = page.waitForEvent('download', { timeout: 600000 });
+  await page.click(selector);
+  let settled = false;
+  const err = page.waitForSelector('#error:not([hidden])', { timeout: 600000 }).then(async () => {
+    if (settled) return new Promise(() => {});
+    await shot(page, `error-${label}`);
+    throw new Error(`the page shows an error instead of saving: ${await page.textContent('#error')}`);
+  });
+  err.catch(() => {});
+  try {
+    return await Promise.race([dl, err]);
+  } finally {
+    settled = true;
+  }
+}
 async function errorShown(page, kind) {
   await page.waitForSelector(`#error:not([hidden])[data-kind="${kind}"]`, { timeout: 60000 });
   return page.textContent('#error');
@@ -255,9 +272,7 @@ try {
 
   await step('alice downloads the file: decrypted in a Worker, saved through a Blob, SHA-256 matches', async () => {
     const t0 = Date.now();
-    const dl = alice.page.waitForEvent('download', { timeout: 600000 });
-    await alice.page.click(`#files tr[data-oid="${oid}"] button.dl`);
-    const d = await dl;
+    const d = await downloadOf(alice.page, `#files tr[data-oid="${oid}"] button.dl`, 'alice-download');
     assert(d.suggestedFilename() === name, `saved as ${d.suggestedFilename()}`);
     const path = await d.path();
     const got = createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -357,9 +372,7 @@ try {
     await bob.page.waitForSelector(`${srow} td.fname:text-is("${name}")`, { timeout: 60000 });
     await shot(bob.page, '10-bob-shared-with-me');
     const t0 = Date.now();
-    const dl = bob.page.waitForEvent('download', { timeout: 600000 });
-    await bob.page.click(`${srow} button.dl`);
-    const d = await dl;
+    const d = await downloadOf(bob.page, `${srow} button.dl`, 'bob-download');
     assert(d.suggestedFilename() === name, `saved as ${d.suggestedFilename()}`);
     const got = createHash('sha256').update(readFileSync(await d.path())).digest('hex');
     assert(got === plainSha, `sha256 ${got} != ${plainSha}`);
@@ -470,9 +483,8 @@ try {
     assert(cut === 1 && Number(await li.getAttribute('data-retried')) >= 1, `cut ${cut}, retried ${await li.getAttribute('data-retried')}`);
     await alice.page.waitForFunction((o) => [...document.querySelectorAll('#files tr[data-oid]')].some((r) => r.dataset.oid !== o), oid);
     const oid2 = await alice.page.$$eval('#files tr[data-oid]', (rs, o) => rs.map((r) => r.dataset.oid).find((x) => x !== o), oid);
-    const dl = alice.page.waitForEvent('download', { timeout: 600000 });
-    await alice.page.click(`#files tr[data-oid="${oid2}"] button.dl`);
-    const got = createHash('sha256').update(readFileSync(await (await dl).path())).digest('hex');
+    const d = await downloadOf(alice.page, `#files tr[data-oid="${oid2}"] button.dl`, 'retried-download');
+    const got = createHash('sha256').update(readFileSync(await d.path())).digest('hex');
     assert(got === plainSha, 'sha256 of the retried upload matches');
     await shot(alice.page, '15-retried-upload');
   });
