@@ -43,7 +43,8 @@ pub struct RewrapOptions {
     /// match it, and its other pairs are authenticated as required context
     /// (as in [`DecryptOptions::encryption_context`]).
     pub encryption_context: EncryptionContext,
-    /// The encryption context of the new header (stored in it).
+    /// The encryption context of the new header, stored in it as a whole (the
+    /// new header has no required-only pairs).
     pub new_encryption_context: EncryptionContext,
     /// The commitment policy applied to the old header.
     pub commitment_policy: CommitmentPolicy,
