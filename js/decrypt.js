@@ -153,10 +153,23 @@ class Opener {
         await emit(this.dec.open_unit(bytes));
       } else {
         const ivAad = this.dec.iv_aad();
-        if (this.signed) this.dec.absorb(bytes);
         let pt;
         try {
+          // WebCrypto copies its input at the call and decrypts on another thread, while the
+          // signature hash of the same unit runs here (node:crypto decrypts at once).
           pt = this.aead.open(this.key, ivAad.subarray(0, 12), ivAad.subarray(12), bytes.subarray(ctOffset));
+        } catch {
+          throw this.dec.frame_failed();
+        }
+        if (this.signed) {
+          try {
+            this.dec.absorb(bytes);
+          } catch (e) {
+            if (pt instanceof Promise) pt.catch(() => {});
+            throw e;
+          }
+        }
+        try {
           if (pt instanceof Promise) pt = await pt;
         } catch {
           throw this.dec.frame_failed();
