@@ -21,8 +21,12 @@ const MAX_BATCH: usize = 4096;
 /// [`AuditLog::announce`]) before it writes. An `fdatasync` costs the
 /// machine about 80 µs of CPU however many events it carries, so under load
 /// gathering more events per batch saves more CPU than the wait costs; with
-/// no request running, nothing waits.
+/// no request running, or a batch smaller than [`GATHER_FROM`] (light load,
+/// where the wait would only add latency), nothing waits.
 const GATHER: std::time::Duration = std::time::Duration::from_micros(300);
+
+/// The smallest batch that waits [`GATHER`] for more.
+const GATHER_FROM: usize = 16;
 
 type Reply = oneshot::Sender<Result<u64, String>>;
 
@@ -400,7 +404,10 @@ impl Writer {
                 self.seal_all(&rx, &mut next, &mut n, &mut pending);
                 // Requests running now append within microseconds: wait for
                 // them once, so that one fdatasync carries their events too.
-                if gathered || n >= MAX_BATCH || self.running.load(Ordering::Relaxed) == 0 {
+                if gathered
+                    || !(GATHER_FROM..MAX_BATCH).contains(&n)
+                    || self.running.load(Ordering::Relaxed) == 0
+                {
                     break;
                 }
                 gathered = true;
