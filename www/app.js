@@ -1,6 +1,7 @@
 // The page: sign-in, the transfer list (each transfer runs in its own Worker), the file list.
 import { decrypt } from '/pkg/index.js';
 import { kmsProxyKeyring, explain, blobFetch } from './kms.js';
+import { chooseTarget, saveBlob } from './save.js';
 import { share, unshare, readersOf, sharedWithMe } from './share.js';
 
 const $ = (s) => document.querySelector(s);
@@ -104,6 +105,10 @@ function runTransfer(msg, title, onDone) {
     } else if (data.type === 'retrying') {
       state.textContent = data.message;
       li.dataset.retried = String(Number(li.dataset.retried ?? 0) + 1);
+      li.dataset.outage = 'yes';
+    } else if (data.type === 'resumed') {
+      state.textContent = msg.op === 'upload' ? 'back online: encrypting and uploading' : 'back online: downloading and decrypting';
+      li.dataset.outage = '';
     } else if (data.type === 'meta') {
       li.querySelector('.name').textContent = data.meta.name;
     } else if (data.type === 'done') {
@@ -146,28 +151,19 @@ drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.ad
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); uploadFiles([...e.dataTransfer.files]); });
 
-function save(blob, name) {
-  // A Blob and an <a download>: works everywhere (the File System Access API would need a
-  // second user gesture after the download, which browsers do not allow here).
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-}
-
-function download(owner, oid, label) {
-  runTransfer({ op: 'download', owner, oid }, label, (d) => save(d.blob, d.meta.name));
+// Ask where to save while the click's user activation lasts (File System Access where the
+// browser has it; a Blob and <a download> otherwise: save.js), then download into it.
+async function download(owner, oid, label, name = label) {
+  const target = await chooseTarget(name);
+  if (!target) return; // the user closed the save dialog
+  runTransfer({ op: 'download', owner, oid, target }, label, (d) => { if (d.blob) saveBlob(d.blob, d.meta.name); });
 }
 
 $('#openform').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const m = /^([A-Za-z0-9._-]+)\/([0-9a-f]{32})$/.exec($('#link').value.trim());
   if (!m) { showError({ kind: 'other', message: 'A link looks like owner/0123...(32 hex digits).' }); return; }
-  download(m[1], m[2], `${m[1]}/${m[2]}`);
+  download(m[1], m[2], `${m[1]}/${m[2]}`, m[2]);
 });
 
 // ---- the file list ----------------------------------------------------------------

@@ -5,6 +5,7 @@
 import { encryptStream, decryptStream, encrypt, headerLength } from '/pkg/index.js';
 import { kmsProxyKeyring, explain, blobFetch, AppError } from './kms.js';
 import { objectNames } from './share.js';
+import { writeTarget } from './save.js';
 
 const PART = 8 * 1024 * 1024;
 const ctl = new AbortController();
@@ -37,12 +38,33 @@ function throttled(total) {
   };
 }
 
+// A dropped connection pauses the transfer instead of failing it: a request that fails for
+// network reasons is retried with backoff (0.5 s doubling to 5 s, sooner when the browser
+// reports it is back online) for as long as the outage lasts, up to OUTAGE_MS. Parts that
+// were stored stay stored; the upload goes on from the part that failed.
+const OUTAGE_MS = 10 * 60 * 1000;
+function backOnline(ms) {
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(t); self.removeEventListener('online', done); ctl.signal.removeEventListener('abort', done); resolve(); };
+    const t = setTimeout(done, ms);
+    self.addEventListener('online', done);
+    ctl.signal.addEventListener('abort', done);
+  });
+}
+
 async function withRetry(fn) {
+  let since = 0;
   for (let i = 0; ; i++) {
-    try { return await fn(); } catch (e) {
-      if (!(e instanceof AppError && e.kind === 'network') || i >= 4 || ctl.signal.aborted) throw e;
+    try {
+      const r = await fn();
+      if (since) self.postMessage({ type: 'resumed' });
+      return r;
+    } catch (e) {
+      if (!(e instanceof AppError && e.kind === 'network') || ctl.signal.aborted) throw e;
+      since ||= Date.now();
+      if (Date.now() - since > OUTAGE_MS) throw e;
       self.postMessage({ type: 'retrying', message: 'Network lost, retrying...' });
-      await new Promise((r) => setTimeout(r, 500 * 2 ** i));
+      await backOnline(Math.min(500 * 2 ** i, 5000));
     }
   }
 }
@@ -99,7 +121,7 @@ async function upload({ file, cfg, token, user, oid }, keyring) {
     if (fill > 0) send(buf.subarray(0, fill));
     await Promise.all(inFlight);
     await withRetry(() => B('PUT', `${base}.h`, { body: new Blob([header]) }));
-    await B('POST', `${base}.d?uploadId=${uploadId}&complete`);
+    await withRetry(() => B('POST', `${base}.d?uploadId=${uploadId}&complete`));
   } catch (e) {
     await Promise.allSettled(inFlight);
     await blobFetch(cfg.blob, token, 'DELETE', `${base}.d?uploadId=${uploadId}`).catch(() => {});
@@ -109,7 +131,7 @@ async function upload({ file, cfg, token, user, oid }, keyring) {
   // The name, type and size travel encrypted in a small object of their own.
   const meta = new TextEncoder().encode(JSON.stringify({ name: file.name, type: file.type, size: file.size, uploaded: Date.now() }));
   const mct = await encrypt(meta, { keyring, encryptionContext: { owner: user, purpose: 'metadata' } });
-  await B('PUT', `${base}.m`, { body: mct });
+  await withRetry(() => B('PUT', `${base}.m`, { body: new Blob([mct]) }));
   self.postMessage({ type: 'done' });
 }
 
@@ -135,7 +157,7 @@ function prepend(head, body) {
   });
 }
 
-async function download({ cfg, token, user, owner, oid }, keyring) {
+async function download({ cfg, token, user, owner, oid, target }, keyring) {
   const B = (m, p, init) => blobFetch(cfg.blob, token, m, p, { ...init, signal: ctl.signal });
   const { decrypt } = await import('/pkg/index.js');
   // The owner reads <oid>.h and <oid>.m; a reader the copies made for them when the file was
@@ -160,15 +182,9 @@ async function download({ cfg, token, user, owner, oid }, keyring) {
   const plain = prepend(header, res.body)
     .pipeThrough(counter(throttled(total)))
     .pipeThrough(decryptStream({ keyring, encryptionContext: names.context, signal: ctl.signal }));
-  // Authenticated frames are kept in memory; nothing is handed to the page (or saved)
-  // unless the whole message decrypts, so a tampered file saves nothing.
-  const chunks = [];
-  const reader = plain.getReader();
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-  }
-  const blob = new Blob(chunks, { type: meta.type || 'application/octet-stream' });
+  // Into a File System Access file (it appears only once every byte has authenticated) or,
+  // where there is none, into a Blob the page saves once the whole message has decrypted:
+  // either way a tampered file saves nothing (save.js).
+  const blob = await writeTarget(plain, target, meta.type);
   self.postMessage({ type: 'done', blob, meta });
 }
