@@ -122,6 +122,7 @@ export function explain(e, keyring) {
   }
   if (code === 'ENCRYPTION_CONTEXT_MISMATCH') return new AppError('denied', 'Access denied: this file belongs to someone else.');
   if (e?.name === 'AbortError') return new AppError('cancelled', 'Cancelled.');
+  if (e?.name === 'QuotaExceededError') return new AppError('other', 'There is not enough disk space to save this file; nothing was saved.');
   if (e instanceof TypeError && /fetch|network/i.test(e.message)) return new AppError('network', 'The network connection was lost.');
   return new AppError('other', `Something went wrong: ${e?.code ? e.code + ': ' : ''}${e?.message ?? e}`);
 }

@@ -12,6 +12,8 @@
 // Elsewhere the Worker keeps the authenticated frames and the page saves them as one Blob
 // through <a download> once the message has verified.
 
+const WRITE = 8 << 20;
+
 /** Ask where to save `name`. Returns { handle } or { blob: true }; null if the user cancelled. */
 export async function chooseTarget(name) {
   if (typeof window.showSaveFilePicker !== 'function') return { blob: true };
@@ -42,11 +44,39 @@ export function saveBlob(blob, name) {
  */
 export async function writeTarget(plain, target, type) {
   if (target?.handle) {
+    // Frames are gathered into 8 MiB writes (each write is a round trip to the browser
+    // process), two buffers alternating so that decryption goes on while one is written.
     const writable = await target.handle.createWritable();
+    const reader = plain.getReader();
+    const bufs = [new Uint8Array(WRITE), new Uint8Array(WRITE)];
+    let buf = bufs[0];
+    let fill = 0;
+    let pending = Promise.resolve();
+    const flush = async (bytes) => {
+      await pending;
+      pending = writable.write(bytes);
+      buf = buf === bufs[0] ? bufs[1] : bufs[0];
+      fill = 0;
+    };
     try {
-      await plain.pipeTo(writable); // closes on success; aborts the writable on any error
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        for (let off = 0; off < value.length;) {
+          const k = Math.min(WRITE - fill, value.length - off);
+          buf.set(value.subarray(off, off + k), fill);
+          fill += k;
+          off += k;
+          if (fill === WRITE) await flush(buf);
+        }
+      }
+      if (fill > 0) await flush(buf.subarray(0, fill));
+      await pending;
+      await writable.close(); // the file appears, complete, only now
     } catch (e) {
-      await writable.abort().catch(() => {});
+      await pending.catch(() => {});
+      await writable.abort().catch(() => {}); // the swap file is discarded
+      await reader.cancel(e).catch(() => {});
       if (typeof target.handle.remove === 'function') await target.handle.remove().catch(() => {});
       throw e;
     }

@@ -10,4 +10,5 @@ if [ -z "${E2E_NO_BUILD:-}" ]; then
   cargo build --release -q -p kms-proxy -p kms-blobstore
 fi
 (cd www/tests && { [ -d node_modules/playwright-core ] || npm install --silent --no-audit --no-fund; })
-exec node www/tests/e2e.mjs
+node www/tests/e2e.mjs
+exec node www/tests/bench-smoke.mjs
