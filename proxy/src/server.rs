@@ -305,16 +305,7 @@ fn record(
     let Some(trail) = &state.audit else {
         return result;
     };
-    let event = trail.event(
-        op,
-        principal,
-        principal
-            .map(|p| state.kms.authz().principal_arn(p))
-            .unwrap_or_default(),
-        request_id,
-        result.as_ref().err().map(|e| e.kind.code().to_string()),
-        note,
-    );
+    let event = audit_event(state, trail, op, principal, note, request_id, &result);
     drop(announced);
     match trail.log.append_blocking(event) {
         Ok(_) => result,
