@@ -110,8 +110,7 @@ async function upload({ file, cfg, token, user, oid }, keyring) {
         fill += k;
         off += k;
         if (fill === PART) {
-          send(buf);
-          buf = new Uint8Array(PART);
+          send(buf); // the Blob copies the bytes, so the buffer is reused
           fill = 0;
           if (inFlight.length >= 2) await inFlight.shift();
         }
