@@ -90,7 +90,7 @@ async function upload({ file, cfg, token, user, oid }, keyring) {
   };
   try {
     const reader = ct.getReader();
-    let buf = new Uint8Array(PART);
+    const buf = new Uint8Array(PART); // one part buffer, reused
     let fill = 0;
     for (;;) {
       let { value, done } = await reader.read();
