@@ -28,13 +28,42 @@ function decryptParams(opts) {
   };
 }
 
-/** Queued input chunks; hands out contiguous views, copying only across chunk edges. */
+/**
+ * Queued input chunks; hands out contiguous views, copying only across chunk edges. Between
+ * writes it keeps no view of a caller's chunk: `settle()` copies the unconsumed tail (less
+ * than one unit) into a buffer of its own, so a caller may reuse a chunk's memory as soon as
+ * its write has resolved (a BYOB reader filling the same buffer again).
+ */
 class ByteQueue {
   constructor() {
     this.chunks = [];
     this.off = 0; // into chunks[0]
     this.length = 0;
     this.scratch = new Uint8Array(0);
+    this.carry = [new Uint8Array(0), new Uint8Array(0)]; // alternate: the tail may be in one
+  }
+
+  /** Own the queued bytes: copy them out of the callers' chunks. */
+  settle() {
+    if (this.length === 0) {
+      this.chunks = [];
+      this.off = 0;
+      return;
+    }
+    const n = this.length;
+    if (this.carry[0].length < n) this.carry[0] = new Uint8Array(Math.max(n, this.carry[0].length * 2));
+    const dst = this.carry[0];
+    let pos = 0;
+    let off = this.off;
+    for (const c of this.chunks) {
+      const k = c.length - off;
+      dst.set(c.subarray(off), pos);
+      pos += k;
+      off = 0;
+    }
+    this.chunks = [dst.subarray(0, n)];
+    this.off = 0;
+    this.carry.reverse();
   }
 
   push(c) {
@@ -189,6 +218,7 @@ class Opener {
       this.q.push(chunk);
     }
     await this.pump(emit);
+    this.q.settle();
     return true;
   }
 

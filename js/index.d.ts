@@ -128,7 +128,12 @@ export function decrypt(
   options: DecryptOptions,
 ): Promise<DecryptResult<ReadableStream<Uint8Array>>>;
 
+/**
+ * The streams keep no reference to a written chunk once its write() has resolved, so the writer
+ * may reuse the chunk's buffer (a BYOB reader filling it again).
+ */
 export function encryptStream(options: EncryptOptions): TransformStream<Uint8Array, Uint8Array>;
+/** Releases each frame only after its tag verified. Keeps no reference to a chunk after its write() resolved. */
 export function decryptStream(
   options: DecryptOptions,
   onHeader?: (info: Omit<DecryptResult<never>, 'plaintext'>) => void,
