@@ -6,8 +6,10 @@ import { encryptStream, decryptStream, encrypt, headerLength } from '/pkg/index.
 import { kmsProxyKeyring, explain, blobFetch, AppError } from './kms.js';
 import { objectNames } from './share.js';
 import { writeTarget } from './save.js';
+import { openStager } from './stage.js';
 
-const PART = 8 * 1024 * 1024;
+const PART = 16 * 1024 * 1024;
+const IN_FLIGHT = 2;
 const ctl = new AbortController();
 let job = null;
 
@@ -24,11 +26,6 @@ self.onmessage = async ({ data }) => {
     self.postMessage({ type: 'error', kind: err.kind, message: err.message });
   }
 };
-
-function counter(onBytes) {
-  let n = 0;
-  return new TransformStream({ transform(c, c2) { n += c.byteLength; onBytes(n); c2.enqueue(c); } });
-}
 
 function throttled(total) {
   let last = 0;
@@ -72,24 +69,28 @@ async function withRetry(fn) {
 async function upload({ file, cfg, token, user, oid }, keyring) {
   const B = (m, p, init) => blobFetch(cfg.blob, token, m, p, { ...init, signal: ctl.signal });
   const base = `/o/${encodeURIComponent(user)}/${oid}`;
-  const ct = file.stream()
-    .pipeThrough(counter(throttled(file.size)))
-    .pipeThrough(encryptStream({ keyring, encryptionContext: { owner: user, purpose: 'upload' }, signal: ctl.signal }));
   const { uploadId } = await (await B('POST', `${base}.d?uploads`)).json();
   const inFlight = [];
   let head = null;
   let header = null;
   let partNo = 1;
-  const send = (bytes) => {
+  // Parts go up from files of the origin-private file system (stage.js): one per part in
+  // flight and one being filled.
+  const stager = await openStager(IN_FLIGHT + 1, `${user}-${oid}`);
+  // The file is read into two reused buffers (no garbage buffer per chunk), except when parts
+  // go up as memory Blobs: those are freed only by garbage collections, which the garbage of
+  // fresh chunks keeps frequent (stage.js).
+  const es = encryptStream({ keyring, encryptionContext: { owner: user, purpose: 'upload' }, signal: ctl.signal });
+  const feed = feedFrom(file.stream(), es.writable, throttled(file.size), 0, () => stager.kind === 'opfs');
+  feed.catch(() => {}); // surfaces through the encrypted stream, and is awaited below
+  const ct = es.readable;
+  const send = async (bytes) => {
     const n = partNo++;
-    // A Blob body: Chromium uploads a Blob about 10x faster than the same bytes as a Uint8Array.
-    const body = new Blob([bytes]);
-    const p = withRetry(() => B('PUT', `${base}.d?uploadId=${uploadId}&partNumber=${n}`, { body }));
-    inFlight.push(p);
-    return p;
+    const body = await stager.stage(n, bytes); // a copy: the caller reuses `bytes`
+    inFlight.push(withRetry(() => B('PUT', `${base}.d?uploadId=${uploadId}&partNumber=${n}`, { body })));
   };
+  const reader = ct.getReader();
   try {
-    const reader = ct.getReader();
     const buf = new Uint8Array(PART); // one part buffer, reused
     let fill = 0;
     for (;;) {
@@ -110,22 +111,28 @@ async function upload({ file, cfg, token, user, oid }, keyring) {
         fill += k;
         off += k;
         if (fill === PART) {
-          send(buf); // the Blob copies the bytes, so the buffer is reused
+          await send(buf);
           fill = 0;
-          if (inFlight.length >= 2) await inFlight.shift();
+          // Slot n+1 was part n-2's: wait until that part is stored.
+          if (inFlight.length >= IN_FLIGHT) await inFlight.shift();
         }
       }
     }
     if (!header) throw new AppError('other', 'The encrypted stream ended before its header.');
-    if (fill > 0) send(buf.subarray(0, fill));
+    await feed;
+    if (fill > 0) await send(buf.subarray(0, fill));
     await Promise.all(inFlight);
     await withRetry(() => B('PUT', `${base}.h`, { body: new Blob([header]) }));
     await withRetry(() => B('POST', `${base}.d?uploadId=${uploadId}&complete`));
   } catch (e) {
+    await reader.cancel(e).catch(() => {}); // stops the file reader too
     await Promise.allSettled(inFlight);
     await blobFetch(cfg.blob, token, 'DELETE', `${base}.d?uploadId=${uploadId}`).catch(() => {});
     if (header) await blobFetch(cfg.blob, token, 'DELETE', `${base}.h`).catch(() => {});
     throw e;
+  } finally {
+    self.postMessage({ type: 'staging', kind: stager.kind }); // 'opfs', or 'memory' where it fell back
+    await stager.close();
   }
   // The name, type and size travel encrypted in a small object of their own.
   const meta = new TextEncoder().encode(JSON.stringify({ name: file.name, type: file.type, size: file.size, uploaded: Date.now() }));
@@ -141,19 +148,56 @@ function concat(a, b) {
   return o;
 }
 
-/** `head` followed by the chunks of `body` (a ReadableStream), as one stream. */
-function prepend(head, body) {
-  const r = body.getReader();
-  let first = true;
-  return new ReadableStream({
-    async pull(c) {
-      if (first) { first = false; c.enqueue(head); return; }
-      const { value, done } = await r.read();
-      if (done) c.close();
-      else c.enqueue(value);
-    },
-    cancel(reason) { return r.cancel(reason); },
-  });
+/**
+ * Write the chunks of `body` (a ReadableStream) into `writable`, then close it. While
+ * `byob()` says so, chunks are read into two buffers that take turns (a buffer is filled again
+ * only after the write of its previous bytes resolved, and the package's streams keep no
+ * reference to a chunk after that), so that no fresh buffer per network or file chunk waits
+ * for the garbage collector: in Chromium those raise a tab's memory by hundreds of MiB per
+ * GiB. Otherwise (or once `byob()` turns false) chunks are read as the stream makes them.
+ * `onBytes` gets the running count, from `n`.
+ */
+async function feedFrom(body, writable, onBytes, n, byob = () => true) {
+  const w = writable.getWriter();
+  let reader = null;
+  try {
+    let ended = false;
+    if (byob()) {
+      try { reader = body.getReader({ mode: 'byob' }); } catch { /* not a byte stream */ }
+    }
+    if (reader) {
+      const bufs = [new ArrayBuffer(1 << 20), new ArrayBuffer(1 << 20)];
+      const writes = [null, null];
+      for (let i = 0; byob(); i ^= 1) {
+        if (writes[i]) await writes[i];
+        const { value, done } = await reader.read(new Uint8Array(bufs[i]));
+        if (done) {
+          ended = true;
+          break;
+        }
+        bufs[i] = value.buffer; // the read moved the buffer into `value`
+        writes[i] = w.write(value);
+        writes[i].catch(() => {}); // awaited before the buffer is reused, or below
+        onBytes((n += value.length));
+      }
+      await Promise.all(writes);
+      if (!ended) reader.releaseLock(); // byob() turned false: go on with fresh chunks
+    }
+    if (!ended) {
+      reader = body.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        await w.write(value);
+        onBytes((n += value.length));
+      }
+    }
+    await w.close();
+  } catch (e) {
+    await w.abort(e).catch(() => {});
+    await reader?.cancel(e).catch(() => {});
+    throw e;
+  }
 }
 
 async function download({ cfg, token, user, owner, oid, target }, keyring) {
@@ -178,12 +222,23 @@ async function download({ cfg, token, user, owner, oid, target }, keyring) {
   const header = new Uint8Array(await (await B('GET', names.header)).arrayBuffer());
   const res = await B('GET', names.body);
   const total = header.length + (Number(res.headers.get('Content-Length')) || 0);
-  const plain = prepend(header, res.body)
-    .pipeThrough(counter(throttled(total)))
-    .pipeThrough(decryptStream({ keyring, encryptionContext: names.context, signal: ctl.signal }));
+  const onBytes = throttled(total);
+  const ds = decryptStream({ keyring, encryptionContext: names.context, signal: ctl.signal });
   // Into a File System Access file (it appears only once every byte has authenticated) or,
   // where there is none, into a Blob the page saves once the whole message has decrypted:
   // either way a tampered file saves nothing (save.js).
-  const blob = await writeTarget(plain, target, meta.type);
-  self.postMessage({ type: 'done', blob, meta });
+  const saved = writeTarget(ds.readable, target, meta.type);
+  saved.catch(() => {}); // awaited below
+  const feed = (async () => {
+    const w = ds.writable.getWriter();
+    await w.write(header);
+    w.releaseLock();
+    onBytes(header.length);
+    await feedFrom(res.body, ds.writable, onBytes, header.length);
+  })();
+  // A failure anywhere errors both ends; the save's error is the one that says why.
+  const [fed, out] = await Promise.allSettled([feed, saved]);
+  if (out.status === 'rejected') throw out.reason;
+  if (fed.status === 'rejected') throw fed.reason;
+  self.postMessage({ type: 'done', blob: out.value, meta });
 }

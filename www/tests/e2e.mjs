@@ -157,6 +157,14 @@ function scanForPlaintext(files) {
 const demo = await startDemo();
 console.log(`# services: www ${demo.www} proxy ${demo.proxy} blob ${demo.blob} idp ${demo.idp}; ${MIB} MiB file`);
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ARGS });
+/** Upload staging directories left in the page's origin-private file system (www/stage.js). */
+const stagingLeft = (page) => page.evaluate(async () => {
+  const root = await navigator.storage.getDirectory();
+  const top = await root.getDirectoryHandle('kms-envelope-upload-staging').catch(() => null);
+  const names = [];
+  if (top) for await (const n of top.keys()) names.push(n);
+  return names;
+});
 const shot = (page, n) => page.screenshot({ path: join(ART, `${n}.png`), fullPage: true });
 
 // Saving: `fs` gives the page a File System Access picker that returns a file in the origin
@@ -278,6 +286,10 @@ try {
     assert(st === 'done', `upload state ${st}: ${await alice.page.textContent('#error')}`);
     timings.uploadMs = Number(await alice.page.getAttribute('#transfers li', 'data-ms'));
     timings.uploadWallMs = Date.now() - t0;
+    // The parts waited in origin-private files (www/stage.js), which are gone afterwards.
+    const staging = await alice.page.getAttribute('#transfers li', 'data-staging');
+    assert(staging === 'opfs', `the parts were staged in OPFS files, not memory Blobs: ${staging}`);
+    assert((await stagingLeft(alice.page)).length === 0, 'the staging files are removed after the upload');
     const row = await alice.page.waitForSelector(`#files tr:has(td.fname:text-is("${name}"))`);
     oid = await row.getAttribute('data-oid');
     await shot(alice.page, '04-uploaded');
@@ -344,6 +356,7 @@ try {
     assert(ups.uploads.length === 0, `open uploads: ${JSON.stringify(ups)}`);
     const objs = await (await fetch(`${demo.blob}/o/alice`, { headers: { Authorization: `Bearer ${tok}` } })).json();
     assert(objs.objects.length === 3, `objects: ${JSON.stringify(objs)}`);
+    assert((await stagingLeft(alice.page)).length === 0, 'the cancelled upload\'s staging files are removed');
   });
 
   await step('bob cannot download alice\'s file: the store refuses, and with the blob shared the key service refuses', async () => {
@@ -535,6 +548,7 @@ try {
     await alice.ctx.unroute(/partNumber=/, cutOnce);
     const li = await alice.page.$('#transfers li:nth-child(1)');
     assert((await li.getAttribute('data-state')) === 'done', `state ${await li.getAttribute('data-state')}`);
+    console.log(`  (parts staged in: ${await li.getAttribute('data-staging')})`);
     assert(cut >= 2 && Number(await li.getAttribute('data-retried')) >= 2, `cut ${cut}, retried ${await li.getAttribute('data-retried')}`);
     await alice.page.waitForFunction((o) => [...document.querySelectorAll('#files tr[data-oid]')].some((r) => r.dataset.oid !== o), oid);
     const oid2 = await alice.page.$$eval('#files tr[data-oid]', (rs, o) => rs.map((r) => r.dataset.oid).find((x) => x !== o), oid);
