@@ -8,7 +8,7 @@ import { objectNames } from './share.js';
 import { writeTarget } from './save.js';
 import { openStager } from './stage.js';
 
-const PART = 16 * 1024 * 1024;
+const PART = 32 * 1024 * 1024;
 const IN_FLIGHT = 2;
 const ctl = new AbortController();
 let job = null;
