@@ -208,9 +208,7 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     // Reads of local files go out in 512 KiB chunks (the backend's own
     // default is 8 KiB, one blocking-pool hop each).
     let store = ChunkedStore::new(Arc::new(fs), 512 << 10);
-    let root = std::fs::canonicalize(&config.data_dir)
-        .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
-    let blobs = Blobs::new_local(Arc::new(store), config.limits.clone(), root, config.fsync);
+    let blobs = Blobs::new(Arc::new(store), config.limits.clone());
     let swept = blobs
         .sweep_uploads(config.limits.multipart_expiry_secs)
         .await

@@ -17,7 +17,6 @@
 //! absent or complete.
 
 mod acl;
-mod assemble;
 mod locks;
 mod multipart;
 mod usage;
@@ -87,10 +86,6 @@ pub(crate) fn map_err(
 /// The blob store's object layer.
 pub struct Blobs {
     pub(crate) store: Arc<dyn ObjectStore>,
-    /// Where `store` keeps its files, when it is the local file system:
-    /// completing a multipart upload then joins the parts in the kernel
-    /// (`assemble.rs`) instead of streaming them through the process.
-    pub(crate) local: Option<assemble::LocalRoot>,
     pub(crate) limits: Limits,
     pub(crate) usage: usage::Usage,
     pub(crate) locks: locks::KeyLocks,
@@ -109,24 +104,6 @@ impl Blobs {
     pub fn new(store: Arc<dyn ObjectStore>, limits: Limits) -> Arc<Self> {
         Arc::new(Self {
             store,
-            local: None,
-            limits,
-            usage: usage::Usage::default(),
-            locks: locks::KeyLocks::default(),
-        })
-    }
-
-    /// Over a [`LocalFileSystem`](object_store::local::LocalFileSystem)
-    /// rooted at `root` (its prefix), with `fsync` as it was configured.
-    pub fn new_local(
-        store: Arc<dyn ObjectStore>,
-        limits: Limits,
-        root: std::path::PathBuf,
-        fsync: bool,
-    ) -> Arc<Self> {
-        Arc::new(Self {
-            store,
-            local: Some(assemble::LocalRoot { root, fsync }),
             limits,
             usage: usage::Usage::default(),
             locks: locks::KeyLocks::default(),

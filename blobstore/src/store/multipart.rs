@@ -1,10 +1,8 @@
 //! S3-style multipart uploads. Each part is an object of its own
 //! (`mpu/{owner}/{uploadId}/part-NNNNN`), written atomically, so a part that
 //! was cut off is simply absent and a re-upload replaces it; a client
-//! resumes by listing the parts it already has. Completion joins the parts,
-//! in order, into one staged write that is published atomically: in the
-//! kernel on the local file system (`assemble.rs`), streamed through
-//! `object_store` elsewhere.
+//! resumes by listing the parts it already has. Completion streams the
+//! parts, in order, into one staged write that is published atomically.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -281,70 +279,47 @@ impl Blobs {
             ));
         }
         let path = obj_path(owner, id);
-        let put_etag = if let Some(local) = self.local.clone() {
-            // The parts' files are joined in the kernel and renamed into place.
-            let files: Vec<_> = parts.values().map(|m| local.file(&m.location)).collect();
-            let target = local.file(&path);
-            let _o = self.locks.lock(path.as_ref()).await;
-            let old = self.store.head(&path).await.ok().map(|m| m.size);
-            let size = tokio::task::spawn_blocking(move || local.join(&files, &target))
-                .await
-                .map_err(|e| ApiError::internal("complete", e))?
-                .map_err(|e| ApiError::internal("complete", e))?;
-            if size != total {
-                return Err(ApiError::internal(
-                    "complete",
-                    format!("joined {size} bytes of {total}"),
-                ));
-            }
-            let meta = self
-                .store
-                .head(&path)
-                .await
-                .map_err(|e| ApiError::internal("complete", e))?;
-            (old, meta.e_tag)
-        } else {
-            let mut upload = self.begin(&path).await?;
-            let copied: ApiResult<()> = async {
-                for m in parts.values() {
-                    let mut s = self
-                        .store
-                        .get(&m.location)
+        let mut upload = self.begin(&path).await?;
+        let copied: ApiResult<()> = async {
+            for m in parts.values() {
+                let mut s = self
+                    .store
+                    .get(&m.location)
+                    .await
+                    .map_err(|e| ApiError::internal("read part", e))?
+                    .into_stream();
+                while let Some(chunk) = s.next().await {
+                    let chunk = chunk.map_err(|e| ApiError::internal("read part", e))?;
+                    upload
+                        .wait_for_capacity(2)
                         .await
-                        .map_err(|e| ApiError::internal("read part", e))?
-                        .into_stream();
-                    while let Some(chunk) = s.next().await {
-                        let chunk = chunk.map_err(|e| ApiError::internal("read part", e))?;
-                        upload
-                            .wait_for_capacity(2)
-                            .await
-                            .map_err(|e| ApiError::internal("write", e))?;
-                        upload.put(chunk);
-                    }
+                        .map_err(|e| ApiError::internal("write", e))?;
+                    upload.put(chunk);
                 }
-                Ok(())
             }
-            .await;
-            if let Err(e) = copied {
-                let _ = upload.abort().await;
-                return Err(e);
-            }
-            let _o = self.locks.lock(path.as_ref()).await;
-            let old = self.store.head(&path).await.ok().map(|m| m.size);
-            let put = upload
-                .finish()
-                .await
-                .map_err(|e| ApiError::internal("complete", e))?;
-            (old, put.e_tag)
-        };
-        let (old, etag) = put_etag;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = copied {
+            let _ = upload.abort().await;
+            return Err(e);
+        }
+        let _o = self.locks.lock(path.as_ref()).await;
+        let old = self.store.head(&path).await.ok().map(|m| m.size);
+        let put = upload
+            .finish()
+            .await
+            .map_err(|e| ApiError::internal("complete", e))?;
         // The parts' bytes are now the object's: usage is unchanged, except
         // for an object that was replaced.
         if let Some(old) = old {
             self.usage.release(owner, old);
         }
         self.remove_upload_files(owner, upload_id, false).await;
-        Ok(Written { size: total, etag })
+        Ok(Written {
+            size: total,
+            etag: put.e_tag,
+        })
     }
 
     /// Abort: remove the upload and its parts, releasing their bytes.
