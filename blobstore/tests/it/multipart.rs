@@ -97,8 +97,13 @@ async fn upload_list_complete() {
     let r = complete(&env, path, &up, Some(json!({ "parts": list }))).await;
     let v = body_json(r).await;
     assert_eq!(v["size"], (5 << 20) + 8);
-    let got = env.get("alice", path).await.bytes().await.unwrap();
+    let r = env.get("alice", path).await;
+    // The entity tag answered at completion is the object's.
+    assert_eq!(v["etag"].as_str(), r.headers()["etag"].to_str().ok());
+    let got = r.bytes().await.unwrap();
     assert_eq!(got.as_ref(), [p1, p2, p3].concat().as_slice());
+    // No staging file is left next to the object.
+    assert!(env.files().iter().all(|(n, _)| !n.contains('#')), "{:?}", env.files());
     // The upload and its parts are gone.
     assert!(env.files().iter().all(|(n, _)| !n.starts_with("mpu/")));
     let r = env.get("alice", &format!("{path}?uploadId={up}")).await;
