@@ -134,7 +134,9 @@ function runTransfer(msg, title, onDone) {
     }
   };
   worker.onerror = (e) => { li.dataset.state = 'other'; showError({ kind: 'other', message: `Worker failed: ${e.message}` }); };
-  worker.postMessage({ ...msg, cfg, token: session.token, user: session.username });
+  // Test builds only: window.__testStaging = 'memory' makes an upload use the memory-Blob fallback.
+  const staging = cfg.testHooks === true ? window.__testStaging : undefined;
+  worker.postMessage({ ...msg, cfg, staging, token: session.token, user: session.username });
 }
 
 function randomId() {

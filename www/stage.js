@@ -20,8 +20,9 @@
 
 const DIR = 'kms-envelope-upload-staging';
 
-/** A stager with `slots` files, or a memory-Blob stager if OPFS cannot be used here. */
-export async function openStager(slots, uploadName) {
+/** A stager with `slots` files, or a memory-Blob stager if OPFS cannot be used here (or `memory`). */
+export async function openStager(slots, uploadName, memory = false) {
+  if (memory) return memoryStager();
   try {
     if (typeof FileSystemFileHandle === 'undefined' || !navigator.locks
         || typeof FileSystemFileHandle.prototype.createSyncAccessHandle !== 'function') return memoryStager();

@@ -66,7 +66,7 @@ async function withRetry(fn) {
   }
 }
 
-async function upload({ file, cfg, token, user, oid }, keyring) {
+async function upload({ file, cfg, token, user, oid, staging }, keyring) {
   const B = (m, p, init) => blobFetch(cfg.blob, token, m, p, { ...init, signal: ctl.signal });
   const base = `/o/${encodeURIComponent(user)}/${oid}`;
   const { uploadId } = await (await B('POST', `${base}.d?uploads`)).json();
@@ -76,7 +76,8 @@ async function upload({ file, cfg, token, user, oid }, keyring) {
   let partNo = 1;
   // Parts go up from files of the origin-private file system (stage.js): one per part in
   // flight and one being filled.
-  const stager = await openStager(IN_FLIGHT + 1, `${user}-${oid}`);
+  const forceMemory = cfg.testHooks === true && staging === 'memory'; // test builds only
+  const stager = await openStager(IN_FLIGHT + 1, `${user}-${oid}`, forceMemory);
   // The file is read into two reused buffers (no garbage buffer per chunk), except when parts
   // go up as memory Blobs: those are freed only by garbage collections, which the garbage of
   // fresh chunks keeps frequent (stage.js).

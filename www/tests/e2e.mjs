@@ -529,7 +529,7 @@ try {
     assert(await savedDigests(alice.page, name) === null, 'no file was left in the File System Access directory');
   });
 
-  await step('the network drops for 12 s during an upload: the UI says so, the upload resumes and completes intact', async () => {
+  await step('the network drops for 12 s during an upload (memory-Blob fallback): the UI says so, the upload resumes and completes intact', async () => {
     // Part 2 starts an outage: every part request fails as if the network were gone, for
     // longer than the old fixed retry budget (7.5 s), then the network comes back.
     let cut = 0;
@@ -540,6 +540,9 @@ try {
       await route.continue().catch(() => {});
     };
     await alice.ctx.route(/partNumber=/, cutOnce);
+    // This upload takes the fallback of browsers without OPFS access handles: parts as memory
+    // Blobs, the file read in fresh chunks (test hook; the first upload took the OPFS path).
+    await alice.page.evaluate(() => { window.__testStaging = 'memory'; });
     await alice.page.setInputFiles('#file', srcPath);
     await alice.page.waitForSelector('#transfers li:nth-child(1)[data-outage="yes"]', { timeout: 60000 });
     assert(/network lost/i.test(await alice.page.textContent('#transfers li:nth-child(1) .state')), 'the row says the network is lost');
@@ -548,7 +551,8 @@ try {
     await alice.ctx.unroute(/partNumber=/, cutOnce);
     const li = await alice.page.$('#transfers li:nth-child(1)');
     assert((await li.getAttribute('data-state')) === 'done', `state ${await li.getAttribute('data-state')}`);
-    console.log(`  (parts staged in: ${await li.getAttribute('data-staging')})`);
+    assert((await li.getAttribute('data-staging')) === 'memory', `staged in ${await li.getAttribute('data-staging')}`);
+    await alice.page.evaluate(() => { delete window.__testStaging; });
     assert(cut >= 2 && Number(await li.getAttribute('data-retried')) >= 2, `cut ${cut}, retried ${await li.getAttribute('data-retried')}`);
     await alice.page.waitForFunction((o) => [...document.querySelectorAll('#files tr[data-oid]')].some((r) => r.dataset.oid !== o), oid);
     const oid2 = await alice.page.$$eval('#files tr[data-oid]', (rs, o) => rs.map((r) => r.dataset.oid).find((x) => x !== o), oid);
