@@ -30,9 +30,10 @@ function decryptParams(opts) {
 
 /**
  * Queued input chunks; hands out contiguous views, copying only across chunk edges. Between
- * writes it keeps no view of a caller's chunk: `settle()` copies the unconsumed tail (less
- * than one unit) into a buffer of its own, so a caller may reuse a chunk's memory as soon as
- * its write has resolved (a BYOB reader filling the same buffer again).
+ * writes it keeps no view of a caller's chunk: `settle()` appends the unconsumed bytes of the
+ * callers' chunks (less than one unit) to a buffer of its own, so a caller may reuse a chunk's
+ * memory as soon as its write has resolved (a BYOB reader filling the same buffer again). Each
+ * byte is copied there at most once, plus once more when a unit ends inside it.
  */
 class ByteQueue {
   constructor() {
@@ -40,30 +41,43 @@ class ByteQueue {
     this.off = 0; // into chunks[0]
     this.length = 0;
     this.scratch = new Uint8Array(0);
-    this.carry = [new Uint8Array(0), new Uint8Array(0)]; // alternate: the tail may be in one
+    this.carry = new Uint8Array(0); // owned; holds the queued bytes from its start after settle()
+    this.carryView = null; // chunks[0] after settle(): carry.subarray(0, length)
   }
 
-  /** Own the queued bytes: copy them out of the callers' chunks. */
+  /** Own the queued bytes: copy what is left of the callers' chunks after our own tail. */
   settle() {
-    if (this.length === 0) {
+    const n = this.length;
+    if (n === 0) {
       this.chunks = [];
       this.off = 0;
+      this.carryView = null;
       return;
     }
-    const n = this.length;
-    if (this.carry[0].length < n) this.carry[0] = new Uint8Array(Math.max(n, this.carry[0].length * 2));
-    const dst = this.carry[0];
-    let pos = 0;
-    let off = this.off;
-    for (const c of this.chunks) {
-      const k = c.length - off;
-      dst.set(c.subarray(off), pos);
-      pos += k;
-      off = 0;
+    let own = 0;
+    let from = 0;
+    if (this.carryView !== null && this.chunks[0] === this.carryView) {
+      own = this.carryView.length - this.off;
+      from = 1;
     }
-    this.chunks = [dst.subarray(0, n)];
+    if (from === this.chunks.length) return; // nothing of a caller's is queued
+    let buf = this.carry;
+    if (buf.length < n) {
+      buf = new Uint8Array(Math.max(n, buf.length * 2));
+      if (own) buf.set(this.carryView.subarray(this.off));
+      this.carry = buf;
+    } else if (own && this.off > 0) {
+      buf.copyWithin(0, this.off, this.off + own); // carryView starts at carry[0]
+    }
+    let pos = own;
+    for (let i = from; i < this.chunks.length; i++) {
+      const c = i === 0 ? this.chunks[0].subarray(this.off) : this.chunks[i];
+      buf.set(c, pos);
+      pos += c.length;
+    }
+    this.carryView = buf.subarray(0, n);
+    this.chunks = [this.carryView];
     this.off = 0;
-    this.carry.reverse();
   }
 
   push(c) {

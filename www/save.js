@@ -46,8 +46,8 @@ export async function writeTarget(plain, target, type) {
   if (target?.handle) {
     // Frames are gathered into 8 MiB writes (each write is a round trip to the browser
     // process), two buffers alternating so that decryption goes on while one is written.
-    const writable = await target.handle.createWritable();
     const reader = plain.getReader();
+    let writable = null;
     const bufs = [new Uint8Array(WRITE), new Uint8Array(WRITE)];
     let buf = bufs[0];
     let fill = 0;
@@ -59,6 +59,9 @@ export async function writeTarget(plain, target, type) {
       fill = 0;
     };
     try {
+      // Inside the try: if the file cannot be opened, the decrypt stream is cancelled too
+      // (nothing else reads it, and its writer would wait for ever).
+      writable = await target.handle.createWritable();
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
@@ -75,7 +78,7 @@ export async function writeTarget(plain, target, type) {
       await writable.close(); // the file appears, complete, only now
     } catch (e) {
       await pending.catch(() => {});
-      await writable.abort().catch(() => {}); // the swap file is discarded
+      await writable?.abort().catch(() => {}); // the swap file is discarded
       await reader.cancel(e).catch(() => {});
       if (typeof target.handle.remove === 'function') await target.handle.remove().catch(() => {});
       throw e;

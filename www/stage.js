@@ -23,18 +23,20 @@ const DIR = 'kms-envelope-upload-staging';
 /** A stager with `slots` files, or a memory-Blob stager if OPFS cannot be used here (or `memory`). */
 export async function openStager(slots, uploadName, memory = false) {
   if (memory) return memoryStager();
+  let release = null;
   try {
     if (typeof FileSystemFileHandle === 'undefined' || !navigator.locks
         || typeof FileSystemFileHandle.prototype.createSyncAccessHandle !== 'function') return memoryStager();
     const root = await navigator.storage.getDirectory();
     const top = await root.getDirectoryHandle(DIR, { create: true });
-    const release = await hold(`${DIR}/${uploadName}`);
+    release = await hold(`${DIR}/${uploadName}`);
     await sweep(top);
     const dir = await top.getDirectoryHandle(uploadName, { create: true });
     const files = [];
     for (let i = 0; i < slots; i++) files.push(await dir.getFileHandle(`part-${i}`, { create: true }));
     return opfsStager(top, uploadName, files, release);
   } catch {
+    release?.();
     return memoryStager();
   }
 }
@@ -86,9 +88,13 @@ function hold(name) {
 
 /** Remove what uploads in closed tabs left: directories whose lock nobody holds. */
 async function sweep(top) {
-  const { held = [] } = await navigator.locks.query();
-  const live = new Set(held.map((l) => l.name));
-  for await (const name of top.keys()) {
-    if (!live.has(`${DIR}/${name}`)) await top.removeEntry(name, { recursive: true }).catch(() => {});
+  const names = [];
+  for await (const name of top.keys()) names.push(name);
+  for (const name of names) {
+    // Under the directory's own lock, taken only if free: a live upload holds it for as long
+    // as it runs, and one that starts now waits until this removal is done.
+    await navigator.locks.request(`${DIR}/${name}`, { ifAvailable: true }, async (lock) => {
+      if (lock) await top.removeEntry(name, { recursive: true }).catch(() => {});
+    });
   }
 }

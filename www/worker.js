@@ -88,7 +88,9 @@ async function upload({ file, cfg, token, user, oid, staging }, keyring) {
   const send = async (bytes) => {
     const n = partNo++;
     const body = await stager.stage(n, bytes); // a copy: the caller reuses `bytes`
-    inFlight.push(withRetry(() => B('PUT', `${base}.d?uploadId=${uploadId}&partNumber=${n}`, { body })));
+    const p = withRetry(() => B('PUT', `${base}.d?uploadId=${uploadId}&partNumber=${n}`, { body }));
+    p.catch(() => {}); // awaited in turn, or settled on the error path
+    inFlight.push(p);
   };
   const reader = ct.getReader();
   try {

@@ -164,7 +164,7 @@ export function makeCases(pkg, env) {
       const keyring = await mk();
       const pt = pattern(300_001, 5);
       for (const suite of [0x0478, 0x0578]) {
-        for (const [size, frameLength] of [[1_000, 4096], [65_536, 65536], [100_003, 4096], [7, 128]]) {
+        for (const [size, frameLength] of [[1_000, 4096], [65_536, 65536], [100_003, 4096], [7, 128], [999, 1 << 20], [4096, 65536]]) {
           const ct = await through(pkg.encryptStream({ keyring, suite, frameLength, backend }), pt, size);
           const r = await pkg.decrypt(ct, { keyring, backend });
           bytesEq(r.plaintext, pt, `encryptStream reusing a ${size}-byte buffer`);
