@@ -103,7 +103,11 @@ async fn upload_list_complete() {
     let got = r.bytes().await.unwrap();
     assert_eq!(got.as_ref(), [p1, p2, p3].concat().as_slice());
     // No staging file is left next to the object.
-    assert!(env.files().iter().all(|(n, _)| !n.contains('#')), "{:?}", env.files());
+    assert!(
+        env.files().iter().all(|(n, _)| !n.contains('#')),
+        "{:?}",
+        env.files()
+    );
     // The upload and its parts are gone.
     assert!(env.files().iter().all(|(n, _)| !n.starts_with("mpu/")));
     let r = env.get("alice", &format!("{path}?uploadId={up}")).await;
