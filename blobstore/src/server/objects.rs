@@ -5,13 +5,13 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore};
+use object_store::ObjectMeta;
 use serde_json::json;
 
 use super::range::{resolve, RangeAnswer};
 use super::{json, quote_etag, uploads, AppState, Query};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::store::{check_name, map_err, obj_path};
+use crate::store::check_name;
 
 fn method_not_allowed() -> ApiError {
     ApiError::new(
@@ -254,18 +254,8 @@ async fn get(
         return Ok(resp);
     }
     // Read exactly the version whose metadata was answered.
-    let opts = GetOptions {
-        if_match: meta.e_tag.clone(),
-        range: Some(GetRange::Bounded(range)),
-        ..Default::default()
-    };
-    let got = st
-        .blobs
-        .store
-        .get_opts(&obj_path(owner, id), opts)
-        .await
-        .map_err(|e| map_err(e, "get", ApiError::no_such_key))?;
-    *resp.body_mut() = Body::from_stream(got.into_stream());
+    let body = st.blobs.read(owner, id, &meta, range).await?;
+    *resp.body_mut() = Body::from_stream(body);
     Ok(resp)
 }
 

@@ -10,7 +10,7 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use super::{acl_path, inbox_path, map_err, obj_path, Blobs};
+use super::{acl_path, inbox_path, obj_path, Blobs};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -77,10 +77,7 @@ impl Blobs {
     pub async fn share(&self, owner: &str, id: &str, reader: &str) -> ApiResult<Vec<String>> {
         let path = obj_path(owner, id);
         let _g = self.locks.lock(path.as_ref()).await;
-        self.store
-            .head(&path)
-            .await
-            .map_err(|e| map_err(e, "head", ApiError::no_such_key))?;
+        self.head(owner, id).await?;
         let mut acl = self.read_acl(owner, id).await?;
         if !acl.readers.iter().any(|r| r == reader) {
             acl.readers.push(reader.to_string());

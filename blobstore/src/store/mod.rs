@@ -6,7 +6,9 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `obj/{owner}/{id}` | object bytes |
+//! | `obj/{owner}/{id}` | a plain object's bytes |
+//! | `cmp/{owner}/{id}` | a composite object's manifest: `{"v":1,"upload":U,"size":N,"parts":[...]}` |
+//! | `cpt/{owner}/{id}/{uploadId}/part-{NNNNN}` | its bytes: the parts of the upload that made it |
 //! | `acl/{owner}/{id}` | sidecar ACL: `{"readers": [...]}` |
 //! | `inbox/{reader}/{owner}/{id}` | empty marker: "shared with reader" index |
 //! | `mpu/{owner}/{uploadId}/upload.json` | an open multipart upload |
@@ -15,8 +17,16 @@
 //! Every write goes through `put_multipart` (staged then renamed into place
 //! by the local backend; a multipart upload on S3), so an object is either
 //! absent or complete.
+//!
+//! A completed multipart upload is a *composite* object: its parts are moved
+//! (not copied) under `cpt/` and a manifest written at `cmp/` commits it, so
+//! completion costs O(parts), not O(bytes). An id is either plain or
+//! composite; writers commit the new form under the object's lock and then
+//! remove the other, and readers prefer the plain form if both exist. See
+//! the `composite` module for the details and the crash semantics.
 
 mod acl;
+mod composite;
 mod locks;
 mod multipart;
 mod usage;
@@ -115,12 +125,13 @@ impl Blobs {
         &self.limits
     }
 
-    /// Metadata of `owner/id`.
+    /// Metadata of `owner/id`, plain or composite (its location is the
+    /// plain path either way; a composite's entity tag starts with `m-`).
     pub async fn head(&self, owner: &str, id: &str) -> ApiResult<ObjectMeta> {
-        self.store
-            .head(&obj_path(owner, id))
-            .await
-            .map_err(|e| map_err(e, "head", ApiError::no_such_key))
+        match self.store.head(&obj_path(owner, id)).await {
+            Err(object_store::Error::NotFound { .. }) => self.head_composite(owner, id).await,
+            r => r.map_err(|e| map_err(e, "head", ApiError::no_such_key)),
+        }
     }
 
     /// Bytes currently charged to `owner`.
@@ -132,12 +143,14 @@ impl Blobs {
     pub async fn delete(self: &Arc<Self>, owner: &str, id: &str) -> ApiResult<()> {
         let path = obj_path(owner, id);
         let _g = self.locks.lock(path.as_ref()).await;
-        let meta = self.head(owner, id).await?;
-        self.store
-            .delete(&path)
-            .await
-            .map_err(|e| map_err(e, "delete", ApiError::no_such_key))?;
-        self.usage.release(owner, meta.size);
+        // Both forms, should a replace have left the other one behind.
+        let plain = self.remove_plain(owner, id).await?;
+        let composite = self.remove_composite(owner, id).await?;
+        if plain.is_none() && composite.is_none() {
+            return Err(ApiError::no_such_key());
+        }
+        self.usage
+            .release(owner, plain.unwrap_or(0) + composite.unwrap_or(0));
         self.drop_acl(owner, id).await;
         Ok(())
     }
@@ -151,32 +164,51 @@ impl Blobs {
         after: &str,
         limit: usize,
     ) -> ApiResult<(Vec<ObjectMeta>, bool)> {
-        let dir = Path::from_iter(["obj", owner]);
-        let listing = self
-            .store
-            .list_with_delimiter(Some(&dir))
-            .await
-            .map_err(|e| ApiError::internal("list", e))?;
-        let mut objects: Vec<ObjectMeta> = listing
-            .objects
-            .into_iter()
-            .filter(|m| {
-                m.location
-                    .filename()
-                    .is_some_and(|n| n.starts_with(prefix) && n > after)
-            })
-            .collect();
-        objects.sort_by(|a, b| a.location.filename().cmp(&b.location.filename()));
-        let more = objects.len() > limit;
-        objects.truncate(limit);
+        let mut entries: std::collections::BTreeMap<String, (ObjectMeta, bool)> =
+            std::collections::BTreeMap::new();
+        // Composites first: a plain object of the same id replaces its entry.
+        for (top, composite) in [("cmp", true), ("obj", false)] {
+            let dir = Path::from_iter([top, owner]);
+            let listing = self
+                .store
+                .list_with_delimiter(Some(&dir))
+                .await
+                .map_err(|e| ApiError::internal("list", e))?;
+            for m in listing.objects {
+                let Some(name) = m.location.filename() else {
+                    continue;
+                };
+                if name.starts_with(prefix) && name > after {
+                    entries.insert(name.to_string(), (m, composite));
+                }
+            }
+        }
+        let more = entries.len() > limit;
+        let mut objects = Vec::with_capacity(limit.min(entries.len()));
+        for (id, (m, composite)) in entries.into_iter().take(limit) {
+            if !composite {
+                objects.push(m);
+                continue;
+            }
+            // Only the composites returned have their manifest read.
+            match self.head_composite(owner, &id).await {
+                Ok(m) => objects.push(m),
+                // Deleted or replaced since the listing.
+                Err(e) if e.code == ErrorCode::NoSuchKey => {}
+                Err(e) => return Err(e),
+            }
+        }
         Ok((objects, more))
     }
 
     /// At startup: remove multipart uploads whose `upload.json` is missing
     /// (a crash between its deletion and its parts') or that are older than
-    /// `expire_secs`. Returns how many uploads were removed.
+    /// `expire_secs`, or that were completed (a crash before their record
+    /// was removed); and the leftovers of composite objects (parts no
+    /// manifest names, an id left both plain and composite). Returns how
+    /// many uploads and leftovers were removed.
     pub async fn sweep_uploads(&self, expire_secs: u64) -> ApiResult<usize> {
-        multipart::sweep(self, expire_secs).await
+        Ok(multipart::sweep(self, expire_secs).await? + composite::sweep(self).await?)
     }
 }
 

@@ -1,18 +1,20 @@
 //! S3-style multipart uploads. Each part is an object of its own
 //! (`mpu/{owner}/{uploadId}/part-NNNNN`), written atomically, so a part that
 //! was cut off is simply absent and a re-upload replaces it; a client
-//! resumes by listing the parts it already has. Completion streams the
-//! parts, in order, into one staged write that is published atomically.
+//! resumes by listing the parts it already has. Completion moves the parts
+//! under the object's name and commits a manifest: a composite object (see
+//! the `composite` module), with no byte copied.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use futures_util::{Stream, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
+use super::composite::{cpt_dir, cpt_part, Manifest};
 use super::write::{SizeLimit, Written};
 use super::{map_err, obj_path, Blobs, Reservation};
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -225,8 +227,9 @@ impl Blobs {
         })
     }
 
-    /// Assemble parts 1..=n into `owner/id`. When `expected` is given
-    /// (part number and entity tag), the uploaded parts must match it exactly.
+    /// Make parts 1..=n the composite object `owner/id` (moved, not
+    /// copied; see the `composite` module). When `expected` is given (part
+    /// number and entity tag), the uploaded parts must match it exactly.
     pub async fn complete_upload(
         self: &Arc<Self>,
         owner: &str,
@@ -278,48 +281,62 @@ impl Blobs {
                 ),
             ));
         }
-        let path = obj_path(owner, id);
-        let mut upload = self.begin(&path).await?;
-        let copied: ApiResult<()> = async {
-            for m in parts.values() {
-                let mut s = self
-                    .store
-                    .get(&m.location)
-                    .await
-                    .map_err(|e| ApiError::internal("read part", e))?
-                    .into_stream();
-                while let Some(chunk) = s.next().await {
-                    let chunk = chunk.map_err(|e| ApiError::internal("read part", e))?;
-                    upload
-                        .wait_for_capacity(2)
-                        .await
-                        .map_err(|e| ApiError::internal("write", e))?;
-                    upload.put(chunk);
-                }
+        // Move the parts into place: O(1) each on a local disk, and nothing
+        // is visible until the manifest is written.
+        let mut moved: Vec<(&Path, Path)> = Vec::with_capacity(parts.len());
+        for (n, m) in &parts {
+            let to = cpt_part(owner, id, upload_id, *n as usize);
+            if let Err(e) = self.store.rename(&m.location, &to).await {
+                self.unmove(&moved).await;
+                return Err(ApiError::internal("move part", e));
             }
-            Ok(())
+            moved.push((&m.location, to));
         }
-        .await;
-        if let Err(e) = copied {
-            let _ = upload.abort().await;
+        let manifest = Manifest {
+            v: 1,
+            upload: upload_id.to_string(),
+            size: total,
+            parts: parts.values().map(|m| m.size).collect(),
+        };
+        let path = obj_path(owner, id);
+        let _o = self.locks.lock(path.as_ref()).await;
+        let old = match self.manifest(owner, id).await {
+            Ok(old) => old.map(|(m, _)| m.upload),
+            Err(e) => {
+                self.unmove(&moved).await;
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.write_manifest(owner, id, &manifest).await {
+            self.unmove(&moved).await;
             return Err(e);
         }
-        let _o = self.locks.lock(path.as_ref()).await;
-        let old = self.store.head(&path).await.ok().map(|m| m.size);
-        let put = upload
-            .finish()
-            .await
-            .map_err(|e| ApiError::internal("complete", e))?;
-        // The parts' bytes are now the object's: usage is unchanged, except
-        // for an object that was replaced.
+        // Committed. The parts' bytes are now the object's: usage is
+        // unchanged, except for the object replaced (plain, or the parts of
+        // the composite it was).
+        match self.remove_plain(owner, id).await {
+            Ok(Some(size)) => self.usage.release(owner, size),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("replaced {owner}/{id}: {e:?}"),
+        }
         if let Some(old) = old {
-            self.usage.release(owner, old);
+            let bytes = self.remove_dir(&cpt_dir(owner, id, &old)).await;
+            self.usage.release(owner, bytes);
         }
         self.remove_upload_files(owner, upload_id, false).await;
         Ok(Written {
             size: total,
-            etag: put.e_tag,
+            etag: Some(manifest.etag()),
         })
+    }
+
+    /// Put moved parts back where they were (a completion that failed).
+    async fn unmove(&self, moved: &[(&Path, Path)]) {
+        for (from, to) in moved {
+            if let Err(e) = self.store.rename(to, from).await {
+                tracing::warn!("move part back: {e}");
+            }
+        }
     }
 
     /// Abort: remove the upload and its parts, releasing their bytes.
@@ -401,8 +418,8 @@ pub(super) async fn sweep(blobs: &Blobs, expire_secs: u64) -> ApiResult<usize> {
         e.1.push(m.location);
     }
     let mut removed = 0;
-    for (_, (live, files)) in dirs {
-        if live {
+    for (dir, (live, files)) in dirs {
+        if live && !completed(blobs, &dir).await {
             continue;
         }
         removed += 1;
@@ -417,4 +434,23 @@ pub(super) async fn sweep(blobs: &Blobs, expire_secs: u64) -> ApiResult<usize> {
         }
     }
     Ok(removed)
+}
+
+/// Whether the upload in `dir` (`mpu/{owner}/{uploadId}`) is the manifest of
+/// its object: completed, with a crash before its record was removed.
+async fn completed(blobs: &Blobs, dir: &Path) -> bool {
+    let parts: Vec<String> = dir.parts().map(|p| p.as_ref().to_string()).collect();
+    let [_, owner, upload_id] = parts.as_slice() else {
+        return false;
+    };
+    let Ok(r) = blobs.store.get(&record_path(owner, upload_id)).await else {
+        return false;
+    };
+    let Ok(bytes) = r.bytes().await else {
+        return false;
+    };
+    let Ok(rec) = serde_json::from_slice::<UploadRecord>(&bytes) else {
+        return false;
+    };
+    matches!(blobs.manifest(owner, &rec.id).await, Ok(Some((m, _))) if &m.upload == upload_id)
 }

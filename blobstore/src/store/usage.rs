@@ -1,5 +1,5 @@
 //! Per-user byte accounting. A user's usage is loaded once from a listing
-//! (objects and multipart parts), then kept up to date: writes reserve bytes
+//! (plain objects, and the parts of uploads and of composite objects), then kept up to date: writes reserve bytes
 //! as they stream in, a [`Reservation`] releases them if the write fails, and
 //! deletions and replacements release the old sizes.
 
@@ -29,7 +29,9 @@ impl Usage {
             return Ok(*u);
         }
         let mut total = 0u64;
-        for top in ["obj", "mpu"] {
+        // Plain objects, open uploads' parts and composite objects' parts
+        // (manifests are not counted).
+        for top in ["obj", "mpu", "cpt"] {
             let prefix = Path::from_iter([top, owner]);
             let mut s = blobs.store.list(Some(&prefix));
             while let Some(m) = s

@@ -130,7 +130,8 @@ pub struct Written {
 
 impl Blobs {
     /// Write `owner/id` from `body` (of `content_length` bytes, if known),
-    /// replacing any previous object atomically. The ACL is kept.
+    /// replacing any previous object (plain or composite) atomically. The
+    /// ACL is kept.
     pub async fn put<S, E>(
         self: &std::sync::Arc<Self>,
         owner: &str,
@@ -177,6 +178,13 @@ impl Blobs {
         reservation.keep();
         if let Some(old) = old {
             self.usage.release(owner, old);
+        }
+        // A composite object replaced: the plain one is committed and read
+        // first, so its manifest and parts go now.
+        match self.remove_composite(owner, id).await {
+            Ok(Some(bytes)) => self.usage.release(owner, bytes),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("replaced composite {owner}/{id}: {e:?}"),
         }
         Ok(Written {
             size,

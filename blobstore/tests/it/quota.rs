@@ -18,11 +18,15 @@ async fn limited() -> Env {
     .await
 }
 
-/// Bytes of alice's objects and parts on disk.
+/// Bytes of alice's objects and parts (of uploads and composites) on disk.
 fn alice_bytes(env: &Env) -> u64 {
     env.files()
         .iter()
-        .filter(|(n, _)| n.starts_with("obj/alice/") || n.starts_with("mpu/alice/"))
+        .filter(|(n, _)| {
+            ["obj/alice/", "mpu/alice/", "cpt/alice/"]
+                .iter()
+                .any(|p| n.starts_with(p))
+        })
         .filter(|(n, _)| !n.ends_with("upload.json"))
         .map(|(_, s)| s)
         .sum()
