@@ -29,6 +29,7 @@ pub struct Env {
     pub data: PathBuf,
     pub key: SigningKey,
     pub client: Client,
+    cfg: Config,
     running: Option<Running>,
     _dir: tempfile::TempDir,
 }
@@ -75,6 +76,7 @@ impl Env {
             data: cfg.data_dir.clone(),
             key,
             client: client(),
+            cfg,
             running: Some(running),
             _dir: dir,
         }
@@ -84,6 +86,18 @@ impl Env {
         if let Some(r) = self.running.take() {
             r.shutdown().await.unwrap();
         }
+    }
+
+    /// Stop the server, let `between` change the files, and start it again
+    /// over the same directory (the start-up sweep runs).
+    pub async fn restart(&mut self, between: impl FnOnce(&Path)) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.unwrap();
+        }
+        between(&self.data);
+        let running = server::start(&self.cfg).await.unwrap();
+        self.url = format!("http://{}", running.addr);
+        self.running = Some(running);
     }
 
     /// A valid token for `sub`.

@@ -3,6 +3,7 @@
 mod access;
 mod auth;
 mod common;
+mod composite;
 mod crash;
 mod idp;
 mod multipart;
