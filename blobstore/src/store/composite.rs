@@ -213,12 +213,14 @@ impl Blobs {
                 range: Some(GetRange::Bounded(range)),
                 ..Default::default()
             };
-            let got = self
-                .store
-                .get_opts(&obj_path(owner, id), opts)
-                .await
-                .map_err(|e| map_err(e, "get", ApiError::no_such_key))?;
-            return Ok(got.into_stream());
+            return match self.store.get_opts(&obj_path(owner, id), opts).await {
+                Ok(got) => Ok(got.into_stream()),
+                // Replaced by a composite since: answered as a change.
+                Err(e) if not_found(&e) && self.manifest(owner, id).await?.is_some() => {
+                    Err(changed())
+                }
+                Err(e) => Err(map_err(e, "get", ApiError::no_such_key)),
+            };
         }
         // A plain object wins over a composite (a replace in progress).
         match self.store.head(&obj_path(owner, id)).await {

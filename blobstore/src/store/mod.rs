@@ -128,10 +128,18 @@ impl Blobs {
     /// Metadata of `owner/id`, plain or composite (its location is the
     /// plain path either way; a composite's entity tag starts with `m-`).
     pub async fn head(&self, owner: &str, id: &str) -> ApiResult<ObjectMeta> {
-        match self.store.head(&obj_path(owner, id)).await {
-            Err(object_store::Error::NotFound { .. }) => self.head_composite(owner, id).await,
-            r => r.map_err(|e| map_err(e, "head", ApiError::no_such_key)),
+        let path = obj_path(owner, id);
+        match self.store.head(&path).await {
+            Err(object_store::Error::NotFound { .. }) => {
+                match self.head_composite(owner, id).await {
+                    // A plain object may have replaced the composite meanwhile.
+                    Err(e) if e.code == ErrorCode::NoSuchKey => self.store.head(&path).await,
+                    r => return r,
+                }
+            }
+            r => r,
         }
+        .map_err(|e| map_err(e, "head", ApiError::no_such_key))
     }
 
     /// Bytes currently charged to `owner`.
@@ -166,8 +174,10 @@ impl Blobs {
     ) -> ApiResult<(Vec<ObjectMeta>, bool)> {
         let mut entries: std::collections::BTreeMap<String, (ObjectMeta, bool)> =
             std::collections::BTreeMap::new();
-        // Composites first: a plain object of the same id replaces its entry.
-        for (top, composite) in [("cmp", true), ("obj", false)] {
+        // A plain object wins over a composite of the same id. Listing
+        // `cmp/` before and after `obj/` sees an object replaced meanwhile
+        // (either way) in one listing or the other.
+        for (top, composite) in [("cmp", true), ("obj", false), ("cmp", true)] {
             let dir = Path::from_iter([top, owner]);
             let listing = self
                 .store
@@ -178,8 +188,13 @@ impl Blobs {
                 let Some(name) = m.location.filename() else {
                     continue;
                 };
-                if name.starts_with(prefix) && name > after {
-                    entries.insert(name.to_string(), (m, composite));
+                if !(name.starts_with(prefix) && name > after) {
+                    continue;
+                }
+                if composite {
+                    entries.entry(name.to_string()).or_insert((m, true));
+                } else {
+                    entries.insert(name.to_string(), (m, false));
                 }
             }
         }
@@ -190,10 +205,11 @@ impl Blobs {
                 objects.push(m);
                 continue;
             }
-            // Only the composites returned have their manifest read.
-            match self.head_composite(owner, &id).await {
+            // Only the composites returned have their manifest read (or,
+            // replaced by a plain object since, its metadata).
+            match self.head(owner, &id).await {
                 Ok(m) => objects.push(m),
-                // Deleted or replaced since the listing.
+                // Deleted since the listing.
                 Err(e) if e.code == ErrorCode::NoSuchKey => {}
                 Err(e) => return Err(e),
             }
