@@ -62,4 +62,6 @@ t=$(curl -sf -o /dev/null -w '%{time_total}' -H "$auth" "$url/o/bench/single")
 echo "GET ${size_mib} MiB:            $(rate $bytes "$t") ($t s)"
 t=$(curl -sf -o /dev/null -w '%{time_total}' -H "$auth" -H "Range: bytes=$((bytes / 2))-" "$url/o/bench/single")
 echo "GET second half (Range):     $(rate $((bytes / 2)) "$t")"
+t=$(curl -sf -o /dev/null -w '%{time_total}' -H "$auth" "$url/o/bench/multi")
+echo "GET multipart object:        $(rate $bytes "$t") ($t s)"
 cmp <(curl -sf -H "$auth" "$url/o/bench/multi") "$work/file" && echo "multipart object matches the file"
