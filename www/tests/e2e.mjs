@@ -61,6 +61,20 @@ function walk(dir) {
   return out;
 }
 
+// The files holding object `owner/id` in the blob store's data directory, in order: a plain
+// object is `obj/{owner}/{id}`; a composite one (a completed multipart upload) is its parts,
+// `cpt/{owner}/{id}/{uploadId}/part-NNNNN`, as its manifest `cmp/{owner}/{id}` lists them.
+function storedFiles(root, owner, id) {
+  const plain = join(root, 'obj', owner, id);
+  try { statSync(plain); return [plain]; } catch { /* composite */ }
+  const m = JSON.parse(readFileSync(join(root, 'cmp', owner, id), 'utf8'));
+  const parts = m.parts.map((_, i) => join(root, 'cpt', owner, id, m.upload, `part-${String(i + 1).padStart(5, '0')}`));
+  const sizes = parts.map((f) => statSync(f).size);
+  assert(m.v === 1 && sizes.every((n, i) => n === m.parts[i]) && sizes.reduce((a, n) => a + n, 0) === m.size,
+    `${owner}/${id}: the part files match the manifest ${JSON.stringify(m)}`);
+  return parts;
+}
+
 // The exhaustive plaintext scan. Any 32-byte window of the plaintext contains one whole
 // 16-byte-aligned 16-byte block of it, so a stored file holds a 32-byte plaintext window only
 // if it holds an aligned block at some byte offset. Every aligned block goes into an
@@ -297,12 +311,15 @@ try {
 
   await step('the blob store\'s files hold no 32-byte window of the plaintext (every offset), nor the file name, nor a data key', async () => {
     const files = walk(demo.blobData);
-    const ids = files.filter((f) => f.includes('/obj/alice/')).map((f) => f.split('/').pop()).sort();
+    // Plain objects under obj/, composite ones (completed multipart uploads) by their manifest
+    // under cmp/; the body, uploaded in parts, is composite.
+    const ids = files.filter((f) => f.includes('/obj/alice/') || f.includes('/cmp/alice/')).map((f) => f.split('/').pop()).sort();
     assert(JSON.stringify(ids) === JSON.stringify([`${oid}.d`, `${oid}.h`, `${oid}.m`]), `stored objects: ${ids}`);
+    assert(files.some((f) => f.endsWith(`/cmp/alice/${oid}.d`)), 'the body is a composite object (completed by reference)');
     const h = statSync(join(demo.blobData, 'obj/alice', `${oid}.h`)).size;
     assert(h > 100 && h < 4096, `the header object is small (${h} bytes)`);
     timings.headerBytes = h;
-    const d = statSync(join(demo.blobData, 'obj/alice', `${oid}.d`)).size;
+    const d = storedFiles(demo.blobData, 'alice', `${oid}.d`).reduce((a, f) => a + statSync(f).size, 0);
     assert(d > MIB * 1048576, `the stored message (${d}) is longer than the plaintext`);
     const t0 = Date.now();
     // The data keys, from the page's test hook (uploads of the file and of its metadata).
@@ -387,11 +404,13 @@ try {
     await raw('DELETE'); // back to unshared: what follows shares through the UI only
   });
 
-  const bodyFile = join(demo.blobData, 'obj/alice', `${oid}.d`);
+  const bodyFiles = () => storedFiles(demo.blobData, 'alice', `${oid}.d`);
+  const bodyStats = () => bodyFiles().map((f) => { const s = statSync(f); return { f, ino: s.ino, mtimeMs: s.mtimeMs, size: s.size }; });
+  const bodySha256 = () => { const h = createHash('sha256'); for (const f of bodyFiles()) h.update(readFileSync(f)); return h.digest('hex'); };
   const objFile = (id) => join(demo.blobData, 'obj/alice', id);
   await step('alice shares the file with bob through the UI: a new header for bob, the body does not move', async () => {
-    const before = statSync(bodyFile);
-    const bodySha = createHash('sha256').update(readFileSync(bodyFile)).digest('hex');
+    const before = bodyStats();
+    const bodySha = bodySha256();
     const row = `#files tr[data-oid="${oid}"]`;
     // Sharing with oneself is refused in plain words.
     await alice.page.fill(`${row} input.to`, 'alice');
@@ -406,9 +425,9 @@ try {
     timings.shareMs = Date.now() - t0;
     assert(/shared .* with bob/i.test(await alice.page.textContent('#notice')), 'the UI says it is shared');
     await shot(alice.page, '09-alice-shared-with-bob');
-    const after = statSync(bodyFile);
-    assert(after.ino === before.ino && after.mtimeMs === before.mtimeMs && after.size === before.size, 'the body object was not rewritten');
-    assert(createHash('sha256').update(readFileSync(bodyFile)).digest('hex') === bodySha, 'the body is unchanged');
+    const after = bodyStats();
+    assert(JSON.stringify(after) === JSON.stringify(before), 'the body object was not rewritten (same part files, inodes, times, sizes)');
+    assert(bodySha256() === bodySha, 'the body is unchanged');
     const hb = readFileSync(objFile(`${oid}.h.bob`));
     const ha = readFileSync(objFile(`${oid}.h`));
     assert(!hb.equals(ha) && hb.length > 100 && hb.length < 4096, `bob's header object (${hb.length} bytes) is new and small`);
@@ -443,7 +462,7 @@ try {
     const py = process.env.KMS_ENVELOPE_PYTHON ?? new URL('../../.venv/bin/python', import.meta.url).pathname;
     const script = new URL('./esdk_decrypt.py', import.meta.url).pathname;
     const run = async (user, ctx, ids) => {
-      const out = execFileSync(py, [script, demo.proxy, demo.keyArn, await apiToken(user), JSON.stringify(ctx), ...ids.map(objFile)],
+      const out = execFileSync(py, [script, demo.proxy, demo.keyArn, await apiToken(user), JSON.stringify(ctx), ...ids.flatMap((id) => storedFiles(demo.blobData, 'alice', id))],
         { encoding: 'utf8', maxBuffer: 1 << 20, timeout: 600000 });
       return JSON.parse(out.trim().split('\n').pop());
     };
@@ -513,7 +532,9 @@ try {
 
   await step('one byte changed on disk: the download fails as tampered, and nothing is saved', async () => {
     const before = downloads.length;
-    const f = join(demo.blobData, 'obj/alice', `${oid}.d`);
+    // The body is composite: one byte of its middle part file.
+    const parts = storedFiles(demo.blobData, 'alice', `${oid}.d`);
+    const f = parts[Math.floor(parts.length / 2)];
     const buf = readFileSync(f);
     const at = Math.floor(buf.length / 2);
     const fdw = openSync(f, 'r+');
