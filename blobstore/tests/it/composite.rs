@@ -470,3 +470,52 @@ async fn reads_racing_replacements() {
     assert_eq!(got.as_ref(), versions[23].as_slice());
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_racing_completion_is_refused() {
+    let env = quota_env().await;
+    let parts = vec![data(1000, 1), data(2000, 2)];
+    let up = upload_parts(&env, "p", &parts).await;
+    // Part 3 is streaming (its staging file exists) when the upload is
+    // completed.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let req = env
+        .req(
+            Method::PUT,
+            "alice",
+            &format!("/o/alice/p?uploadId={up}&partNumber=3"),
+        )
+        .body(reqwest::Body::wrap_stream(body))
+        .send();
+    let part3 = tokio::spawn(req);
+    tx.send(Ok(data(5000, 3).into())).await.unwrap();
+    let staging = || {
+        env.files()
+            .iter()
+            .any(|(n, _)| n.starts_with(&format!("mpu/alice/{up}/part-00003#")))
+    };
+    for _ in 0..500 {
+        if staging() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(staging(), "{:?}", env.files());
+    assert_eq!(complete(&env, "p", &up).await["size"], 3000);
+    tx.send(Ok(data(5000, 4).into())).await.unwrap();
+    drop(tx);
+    let r = part3.await.unwrap().unwrap();
+    assert_eq!(error_code(r, 404).await, "NoSuchUpload");
+    let files = settled_files(&env).await;
+    assert!(
+        files.iter().all(|(n, _)| !n.starts_with("mpu/")),
+        "{files:?}"
+    );
+    let got = env.get("alice", "/o/alice/p").await.bytes().await.unwrap();
+    assert_eq!(got.as_ref(), parts.concat().as_slice());
+    assert_used(&env, 3000).await;
+    env.stop().await;
+}
