@@ -40,16 +40,17 @@ function throttled(total) {
 // reports it is back online) for as long as the outage lasts, up to OUTAGE_MS. Parts that
 // were stored stay stored; the upload goes on from the part that failed.
 const OUTAGE_MS = 10 * 60 * 1000;
-function backOnline(ms) {
+function backOnline(ms, signal) {
   return new Promise((resolve) => {
-    const done = () => { clearTimeout(t); self.removeEventListener('online', done); ctl.signal.removeEventListener('abort', done); resolve(); };
+    const done = () => { clearTimeout(t); self.removeEventListener('online', done); signal.removeEventListener('abort', done); resolve(); };
     const t = setTimeout(done, ms);
     self.addEventListener('online', done);
-    ctl.signal.addEventListener('abort', done);
+    signal.addEventListener('abort', done);
   });
 }
 
-async function withRetry(fn) {
+/** `fn` until it succeeds, fails for a reason other than the network, or `signal` aborts. */
+async function withRetry(fn, signal = ctl.signal) {
   let since = 0;
   for (let i = 0; ; i++) {
     try {
@@ -57,11 +58,11 @@ async function withRetry(fn) {
       if (since) self.postMessage({ type: 'resumed' });
       return r;
     } catch (e) {
-      if (!(e instanceof AppError && e.kind === 'network') || ctl.signal.aborted) throw e;
+      if (!(e instanceof AppError && e.kind === 'network') || signal.aborted) throw e;
       since ||= Date.now();
       if (Date.now() - since > OUTAGE_MS) throw e;
       self.postMessage({ type: 'retrying', message: 'Network lost, retrying...' });
-      await backOnline(Math.min(500 * 2 ** i, 5000));
+      await backOnline(Math.min(500 * 2 ** i, 5000), signal);
     }
   }
 }
@@ -85,10 +86,16 @@ async function upload({ file, cfg, token, user, oid, staging }, keyring) {
   const feed = feedFrom(file.stream(), es.writable, throttled(file.size), 0, () => stager.kind === 'opfs');
   feed.catch(() => {}); // surfaces through the encrypted stream, and is awaited below
   const ct = es.readable;
+  // Part requests stop with the transfer, or as soon as the upload fails for another reason
+  // (a part retrying through an outage would otherwise hold the failure up for minutes).
+  const partsCtl = new AbortController();
+  const stopParts = () => partsCtl.abort();
+  ctl.signal.addEventListener('abort', stopParts, { once: true });
+  const P = (m, p, init) => blobFetch(cfg.blob, token, m, p, { ...init, signal: partsCtl.signal });
   const send = async (bytes) => {
     const n = partNo++;
     const body = await stager.stage(n, bytes); // a copy: the caller reuses `bytes`
-    const p = withRetry(() => B('PUT', `${base}.d?uploadId=${uploadId}&partNumber=${n}`, { body }));
+    const p = withRetry(() => P('PUT', `${base}.d?uploadId=${uploadId}&partNumber=${n}`, { body }), partsCtl.signal);
     p.catch(() => {}); // awaited in turn, or settled on the error path
     inFlight.push(p);
   };
@@ -129,11 +136,13 @@ async function upload({ file, cfg, token, user, oid, staging }, keyring) {
     await withRetry(() => B('POST', `${base}.d?uploadId=${uploadId}&complete`));
   } catch (e) {
     await reader.cancel(e).catch(() => {}); // stops the file reader too
+    partsCtl.abort();
     await Promise.allSettled(inFlight);
     await blobFetch(cfg.blob, token, 'DELETE', `${base}.d?uploadId=${uploadId}`).catch(() => {});
     if (header) await blobFetch(cfg.blob, token, 'DELETE', `${base}.h`).catch(() => {});
     throw e;
   } finally {
+    ctl.signal.removeEventListener('abort', stopParts);
     self.postMessage({ type: 'staging', kind: stager.kind }); // 'opfs', or 'memory' where it fell back
     await stager.close();
   }
