@@ -79,11 +79,8 @@ async function upload({ file, cfg, token, user, oid, staging }, keyring) {
   // flight and one being filled.
   const forceMemory = cfg.testHooks === true && staging === 'memory'; // test builds only
   const stager = await openStager(IN_FLIGHT + 1, `${user}-${oid}`, forceMemory);
-  // The file is read into two reused buffers (no garbage buffer per chunk), except when parts
-  // go up as memory Blobs: those are freed only by garbage collections, which the garbage of
-  // fresh chunks keeps frequent (stage.js).
   const es = encryptStream({ keyring, encryptionContext: { owner: user, purpose: 'upload' }, signal: ctl.signal });
-  const feed = feedFrom(file.stream(), es.writable, throttled(file.size), 0, () => stager.kind === 'opfs');
+  const feed = feedFrom(file.stream(), es.writable, throttled(file.size), 0);
   feed.catch(() => {}); // surfaces through the encrypted stream, and is awaited below
   const ct = es.readable;
   // Part requests stop with the transfer, or as soon as the upload fails for another reason
@@ -161,53 +158,25 @@ function concat(a, b) {
 }
 
 /**
- * Write the chunks of `body` (a ReadableStream) into `writable`, then close it. While
- * `byob()` says so, chunks are read into two buffers that take turns (a buffer is filled again
- * only after the write of its previous bytes resolved, and the package's streams keep no
- * reference to a chunk after that), so that no fresh buffer per network or file chunk waits
- * for the garbage collector: in Chromium those raise a tab's memory by hundreds of MiB per
- * GiB. Otherwise (or once `byob()` turns false) chunks are read as the stream makes them.
- * `onBytes` gets the running count, from `n`.
+ * Write the chunks of `body` (a ReadableStream) into `writable`, then close it; `onBytes` gets
+ * the running count, from `n`. (Not through a BYOB reader into reused buffers, though the
+ * package allows it: in Chromium 156 a BYOB read of `File.stream()` now and then never
+ * resolves, which stalled uploads; see README.)
  */
-async function feedFrom(body, writable, onBytes, n, byob = () => true) {
+async function feedFrom(body, writable, onBytes, n) {
   const w = writable.getWriter();
-  let reader = null;
+  const reader = body.getReader();
   try {
-    let ended = false;
-    if (byob()) {
-      try { reader = body.getReader({ mode: 'byob' }); } catch { /* not a byte stream */ }
-    }
-    if (reader) {
-      const bufs = [new ArrayBuffer(1 << 20), new ArrayBuffer(1 << 20)];
-      const writes = [null, null];
-      for (let i = 0; byob(); i ^= 1) {
-        if (writes[i]) await writes[i];
-        const { value, done } = await reader.read(new Uint8Array(bufs[i]));
-        if (done) {
-          ended = true;
-          break;
-        }
-        bufs[i] = value.buffer; // the read moved the buffer into `value`
-        writes[i] = w.write(value);
-        writes[i].catch(() => {}); // awaited before the buffer is reused, or below
-        onBytes((n += value.length));
-      }
-      await Promise.all(writes);
-      if (!ended) reader.releaseLock(); // byob() turned false: go on with fresh chunks
-    }
-    if (!ended) {
-      reader = body.getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        await w.write(value);
-        onBytes((n += value.length));
-      }
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      await w.write(value);
+      onBytes((n += value.length));
     }
     await w.close();
   } catch (e) {
     await w.abort(e).catch(() => {});
-    await reader?.cancel(e).catch(() => {});
+    await reader.cancel(e).catch(() => {});
     throw e;
   }
 }
