@@ -109,6 +109,8 @@ function runTransfer(msg, title, onDone) {
     } else if (data.type === 'resumed') {
       state.textContent = msg.op === 'upload' ? 'back online: encrypting and uploading' : 'back online: downloading and decrypting';
       li.dataset.outage = '';
+    } else if (data.type === 'read-stalled') {
+      li.dataset.readStalls = String(Number(li.dataset.readStalls ?? 0) + 1); // a file read given up and resumed
     } else if (data.type === 'staging') {
       li.dataset.staging = data.kind; // where the upload's parts waited (stage.js)
     } else if (data.type === 'meta') {

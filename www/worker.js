@@ -80,7 +80,11 @@ async function upload({ file, cfg, token, user, oid, staging }, keyring) {
   const forceMemory = cfg.testHooks === true && staging === 'memory'; // test builds only
   const stager = await openStager(IN_FLIGHT + 1, `${user}-${oid}`, forceMemory);
   const es = encryptStream({ keyring, encryptionContext: { owner: user, purpose: 'upload' }, signal: ctl.signal });
-  const feed = feedFrom(file.stream(), es.writable, throttled(file.size), 0);
+  // Parts as memory Blobs are freed only by garbage collections, which the garbage of fresh
+  // chunks keeps coming: then no reused buffers (stage.js).
+  const feed = stager.kind === 'opfs'
+    ? feedFile(file, es.writable, throttled(file.size))
+    : feedFrom(file.stream(), es.writable, throttled(file.size), 0);
   feed.catch(() => {}); // surfaces through the encrypted stream, and is awaited below
   const ct = es.readable;
   // Part requests stop with the transfer, or as soon as the upload fails for another reason
@@ -157,12 +161,7 @@ function concat(a, b) {
   return o;
 }
 
-/**
- * Write the chunks of `body` (a ReadableStream) into `writable`, then close it; `onBytes` gets
- * the running count, from `n`. (Not through a BYOB reader into reused buffers, though the
- * package allows it: in Chromium 156 a BYOB read of `File.stream()` now and then never
- * resolves, which stalled uploads; see README.)
- */
+/** Write the chunks of `body` (a ReadableStream) into `writable`, then close it; `onBytes` gets the running count, from `n`. */
 async function feedFrom(body, writable, onBytes, n) {
   const w = writable.getWriter();
   const reader = body.getReader();
@@ -177,6 +176,63 @@ async function feedFrom(body, writable, onBytes, n) {
   } catch (e) {
     await w.abort(e).catch(() => {});
     await reader.cancel(e).catch(() => {});
+    throw e;
+  }
+}
+
+const STALL_MS = 10_000;
+const STALLED = Symbol('stalled');
+
+/**
+ * Write `file` into `writable`, then close it, reading through a BYOB reader into two 1 MiB
+ * buffers that take turns (a buffer is filled again only after the write of its previous bytes
+ * resolved, and the package's streams keep no reference to a chunk after that), so that no
+ * fresh buffer per chunk waits for the garbage collector (those raise the tab's memory by
+ * hundreds of MiB per GiB). In Chromium 156 a BYOB read of `File.stream()` now and then never
+ * resolves: a read that takes longer than STALL_MS is given up and reading goes on from the
+ * same offset on a new stream of `file.slice(offset)`. Without BYOB readers, fresh chunks.
+ */
+async function feedFile(file, writable, onBytes) {
+  let probe;
+  try {
+    probe = file.slice(0, 0).stream().getReader({ mode: 'byob' });
+  } catch {
+    return feedFrom(file.stream(), writable, onBytes, 0);
+  }
+  probe.cancel().catch(() => {});
+  const w = writable.getWriter();
+  let reader = null;
+  let n = 0;
+  try {
+    const bufs = [new ArrayBuffer(1 << 20), new ArrayBuffer(1 << 20)];
+    const writes = [null, null];
+    for (let i = 0; n < file.size;) {
+      if (writes[i]) await writes[i];
+      reader ??= file.slice(n).stream().getReader({ mode: 'byob' });
+      let timer;
+      const r = await Promise.race([
+        reader.read(new Uint8Array(bufs[i])),
+        new Promise((resolve) => { timer = setTimeout(() => resolve(STALLED), STALL_MS); }),
+      ]).finally(() => clearTimeout(timer));
+      if (r === STALLED) {
+        self.postMessage({ type: 'read-stalled' });
+        reader.cancel().catch(() => {});
+        reader = null;
+        bufs[i] = new ArrayBuffer(1 << 20); // the stalled read keeps the old one
+        continue;
+      }
+      if (r.done) throw new AppError('other', 'The file became shorter while it was read.');
+      bufs[i] = r.value.buffer; // the read moved the buffer into `value`
+      writes[i] = w.write(r.value);
+      writes[i].catch(() => {}); // awaited before the buffer is reused, or below
+      onBytes((n += r.value.length));
+      i ^= 1;
+    }
+    await Promise.all(writes);
+    await w.close();
+  } catch (e) {
+    await w.abort(e).catch(() => {});
+    await reader?.cancel(e).catch(() => {});
     throw e;
   }
 }

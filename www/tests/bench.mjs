@@ -329,6 +329,8 @@ try {
     assert(upState === 'done', `upload ${upState}: ${await page.textContent('#error')}`);
     const upMs = Number(await up.getAttribute('data-ms'));
     const upWall = Date.now() - t0;
+    const stalls = await up.getAttribute('data-read-stalls');
+    if (stalls) log(`upload ${rep}: ${stalls} BYOB file read(s) never resolved and were resumed from their offset`);
     let peak = mem.stop();
     res.uploads.push({ ms: upMs, mbps: Math.round((FILE_MIB * MiB) / MB / (upMs / 1000)), wallMs: upWall });
     res.memory.push({ phase: `upload ${rep}`, ...peak });
