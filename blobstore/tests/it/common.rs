@@ -211,3 +211,13 @@ pub async fn settled_files(env: &Env) -> Vec<(String, u64)> {
     }
     panic!("staging files left: {:?}", env.files());
 }
+
+/// Open a multipart upload of `path` as `user`; its upload id.
+pub async fn create_upload(env: &Env, user: &str, path: &str) -> String {
+    let r = env
+        .req(reqwest::Method::POST, user, &format!("{path}?uploads"))
+        .send()
+        .await
+        .unwrap();
+    body_json(r).await["uploadId"].as_str().unwrap().to_string()
+}

@@ -21,12 +21,7 @@ async fn quota_env() -> Env {
 /// Upload `parts` as `alice/id` without completing; the upload id.
 async fn upload_parts(env: &Env, id: &str, parts: &[Vec<u8>]) -> String {
     let path = format!("/o/alice/{id}");
-    let r = env
-        .req(Method::POST, "alice", &format!("{path}?uploads"))
-        .send()
-        .await
-        .unwrap();
-    let up = body_json(r).await["uploadId"].as_str().unwrap().to_string();
+    let up = create_upload(env, "alice", &path).await;
     for (i, p) in parts.iter().enumerate() {
         let r = env
             .put(

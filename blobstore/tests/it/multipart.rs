@@ -6,15 +6,6 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
-async fn create(env: &Env, user: &str, path: &str) -> String {
-    let r = env
-        .req(Method::POST, user, &format!("{path}?uploads"))
-        .send()
-        .await
-        .unwrap();
-    body_json(r).await["uploadId"].as_str().unwrap().to_string()
-}
-
 async fn part(env: &Env, path: &str, up: &str, n: u32, body: Vec<u8>) -> reqwest::Response {
     env.put(
         "alice",
@@ -55,7 +46,7 @@ async fn complete(env: &Env, path: &str, up: &str, body: Option<Value>) -> reqwe
 async fn upload_list_complete() {
     let env = Env::start().await;
     let path = "/o/alice/big";
-    let up = create(&env, "alice", path).await;
+    let up = create_upload(&env, "alice", path).await;
     assert_eq!(up.len(), 32);
     let p1 = data(5 << 20, 1);
     let p2 = data(7, 2);
@@ -121,7 +112,7 @@ async fn upload_list_complete() {
 async fn resume_after_a_dropped_connection() {
     let env = Env::start().await;
     let path = "/o/alice/resumable";
-    let up = create(&env, "alice", path).await;
+    let up = create_upload(&env, "alice", path).await;
     let p1 = data(300_000, 11);
     assert_eq!(part(&env, path, &up, 1, p1.clone()).await.status(), 200);
 
@@ -162,7 +153,7 @@ async fn resume_after_a_dropped_connection() {
 async fn gaps_abort_and_bad_ids() {
     let env = Env::start().await;
     let path = "/o/alice/g";
-    let up = create(&env, "alice", path).await;
+    let up = create_upload(&env, "alice", path).await;
     let r = complete(&env, path, &up, None).await;
     assert_eq!(error_code(r, 400).await, "InvalidPart");
     part(&env, path, &up, 1, b"one".to_vec()).await;

@@ -133,12 +133,7 @@ async fn user_quota() {
 async fn multipart_limits_remove_the_failed_part() {
     let env = limited().await;
     let path = "/o/alice/m";
-    let r = env
-        .req(Method::POST, "alice", &format!("{path}?uploads"))
-        .send()
-        .await
-        .unwrap();
-    let up = body_json(r).await["uploadId"].as_str().unwrap().to_string();
+    let up = create_upload(&env, "alice", path).await;
     let part = |n: u32| format!("{path}?uploadId={up}&partNumber={n}");
     assert_eq!(
         env.put("alice", &part(1), data(400 * KIB, 1))
