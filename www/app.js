@@ -136,7 +136,8 @@ function runTransfer(msg, title, onDone) {
     }
   };
   worker.onerror = (e) => { li.dataset.state = 'other'; showError({ kind: 'other', message: `Worker failed: ${e.message}` }); };
-  // Test builds only: window.__testStaging = 'memory' makes an upload use the memory-Blob fallback.
+  // Test builds only: window.__testStaging = 'memory' makes an upload use the memory-Blob fallback,
+  // 'fallback' makes it fall back at part 3 (stage.js).
   const staging = cfg.testHooks === true ? window.__testStaging : undefined;
   worker.postMessage({ ...msg, cfg, staging, token: session.token, user: session.username });
 }

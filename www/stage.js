@@ -20,9 +20,13 @@
 
 const DIR = 'kms-envelope-upload-staging';
 
-/** A stager with `slots` files, or a memory-Blob stager if OPFS cannot be used here (or `memory`). */
-export async function openStager(slots, uploadName, memory = false) {
-  if (memory) return memoryStager();
+/**
+ * A stager with `slots` files, or a memory-Blob stager if OPFS cannot be used here. Test builds:
+ * `test` = 'memory' gives the memory stager, 'fallback' one that falls back at part 3 as on a
+ * full quota.
+ */
+export async function openStager(slots, uploadName, test = undefined) {
+  if (test === 'memory') return memoryStager();
   let release = null;
   try {
     if (typeof FileSystemFileHandle === 'undefined' || !navigator.locks
@@ -34,7 +38,7 @@ export async function openStager(slots, uploadName, memory = false) {
     const dir = await top.getDirectoryHandle(uploadName, { create: true });
     const files = [];
     for (let i = 0; i < slots; i++) files.push(await dir.getFileHandle(`part-${i}`, { create: true }));
-    return opfsStager(top, uploadName, files, release);
+    return opfsStager(top, uploadName, files, release, test === 'fallback' ? 3 : 0);
   } catch {
     release?.();
     return memoryStager();
@@ -50,7 +54,7 @@ function memoryStager() {
   };
 }
 
-function opfsStager(top, uploadName, files, release) {
+function opfsStager(top, uploadName, files, release, failAt) {
   let fallback = null;
   return {
     get kind() { return fallback ? 'memory' : 'opfs'; },
@@ -58,6 +62,7 @@ function opfsStager(top, uploadName, files, release) {
       if (fallback) return fallback.stage(slot, bytes);
       let h = null;
       try {
+        if (slot === failAt) throw new DOMException('test: the quota is full', 'QuotaExceededError');
         const f = files[slot % files.length];
         h = await f.createSyncAccessHandle();
         h.truncate(0);

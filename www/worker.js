@@ -77,13 +77,13 @@ async function upload({ file, cfg, token, user, oid, staging }, keyring) {
   let partNo = 1;
   // Parts go up from files of the origin-private file system (stage.js): one per part in
   // flight and one being filled.
-  const forceMemory = cfg.testHooks === true && staging === 'memory'; // test builds only
-  const stager = await openStager(IN_FLIGHT + 1, `${user}-${oid}`, forceMemory);
+  const testStaging = cfg.testHooks === true ? staging : undefined; // test builds only
+  const stager = await openStager(IN_FLIGHT + 1, `${user}-${oid}`, testStaging);
   const es = encryptStream({ keyring, encryptionContext: { owner: user, purpose: 'upload' }, signal: ctl.signal });
   // Parts as memory Blobs are freed only by garbage collections, which the garbage of fresh
-  // chunks keeps coming: then no reused buffers (stage.js).
+  // chunks keeps coming: then no reused buffers (stage.js), also if the stager falls back.
   const feed = stager.kind === 'opfs'
-    ? feedFile(file, es.writable, throttled(file.size))
+    ? feedFile(file, es.writable, throttled(file.size), () => stager.kind === 'opfs')
     : feedFrom(file.stream(), es.writable, throttled(file.size), 0);
   feed.catch(() => {}); // surfaces through the encrypted stream, and is awaited below
   const ct = es.readable;
@@ -190,9 +190,10 @@ const STALLED = Symbol('stalled');
  * fresh buffer per chunk waits for the garbage collector (those raise the tab's memory by
  * hundreds of MiB per GiB). In Chromium 156 a BYOB read of `File.stream()` now and then never
  * resolves: a read that takes longer than STALL_MS is given up and reading goes on from the
- * same offset on a new stream of `file.slice(offset)`. Without BYOB readers, fresh chunks.
+ * same offset on a new stream of `file.slice(offset)`. Without BYOB readers, or once `byob()`
+ * turns false, fresh chunks.
  */
-async function feedFile(file, writable, onBytes) {
+async function feedFile(file, writable, onBytes, byob) {
   let probe;
   try {
     probe = file.slice(0, 0).stream().getReader({ mode: 'byob' });
@@ -206,7 +207,7 @@ async function feedFile(file, writable, onBytes) {
   try {
     const bufs = [new ArrayBuffer(1 << 20), new ArrayBuffer(1 << 20)];
     const writes = [null, null];
-    for (let i = 0; n < file.size;) {
+    for (let i = 0; n < file.size && byob();) {
       if (writes[i]) await writes[i];
       reader ??= file.slice(n).stream().getReader({ mode: 'byob' });
       let timer;
@@ -229,6 +230,12 @@ async function feedFile(file, writable, onBytes) {
       i ^= 1;
     }
     await Promise.all(writes);
+    if (n < file.size) {
+      // byob() turned false (parts fell back to memory Blobs): the rest in fresh chunks.
+      await reader?.cancel().catch(() => {});
+      w.releaseLock();
+      return feedFrom(file.slice(n).stream(), writable, onBytes, n);
+    }
     await w.close();
   } catch (e) {
     await w.abort(e).catch(() => {});

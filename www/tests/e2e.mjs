@@ -550,7 +550,7 @@ try {
     assert(await savedDigests(alice.page, name) === null, 'no file was left in the File System Access directory');
   });
 
-  await step('the network drops for 12 s during an upload (memory-Blob fallback): the UI says so, the upload resumes and completes intact', async () => {
+  await step('the network drops for 12 s during an upload (falling back to memory Blobs at part 3): the UI says so, the upload resumes and completes intact', async () => {
     // Part 2 starts an outage: every part request fails as if the network were gone, for
     // longer than the old fixed retry budget (7.5 s), then the network comes back.
     let cut = 0;
@@ -561,9 +561,10 @@ try {
       await route.continue().catch(() => {});
     };
     await alice.ctx.route(/partNumber=/, cutOnce);
-    // This upload takes the fallback of browsers without OPFS access handles: parts as memory
-    // Blobs, the file read in fresh chunks (test hook; the first upload took the OPFS path).
-    await alice.page.evaluate(() => { window.__testStaging = 'memory'; });
+    // This upload falls back from OPFS files to memory Blobs at part 3, as on a full quota, and
+    // the file reading from reused buffers to fresh chunks (test hook; the first upload stayed on
+    // the OPFS path).
+    await alice.page.evaluate(() => { window.__testStaging = 'fallback'; });
     await alice.page.setInputFiles('#file', srcPath);
     await alice.page.waitForSelector('#transfers li:nth-child(1)[data-outage="yes"]', { timeout: 60000 });
     assert(/network lost/i.test(await alice.page.textContent('#transfers li:nth-child(1) .state')), 'the row says the network is lost');
