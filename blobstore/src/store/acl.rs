@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use futures_util::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
@@ -129,12 +128,7 @@ impl Blobs {
     /// Objects shared with `reader` that still exist and still list them.
     pub async fn shared_with(self: &Arc<Self>, reader: &str) -> ApiResult<Vec<SharedEntry>> {
         let prefix = Path::from_iter(["inbox", reader]);
-        let markers: Vec<ObjectMeta> = self
-            .store
-            .list(Some(&prefix))
-            .try_collect()
-            .await
-            .map_err(|e| ApiError::internal("inbox list", e))?;
+        let markers = self.list_all(&prefix, "inbox list").await?;
         let mut out = Vec::new();
         for m in markers {
             let parts: Vec<String> = m.location.parts().map(|p| p.as_ref().to_string()).collect();

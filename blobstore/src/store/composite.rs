@@ -299,12 +299,7 @@ async fn get_part(
 pub(super) async fn sweep(blobs: &Blobs) -> ApiResult<usize> {
     let mut removed = 0;
     // Both forms: keep the newer.
-    let manifests: Vec<ObjectMeta> = blobs
-        .store
-        .list(Some(&Path::from("cmp")))
-        .try_collect()
-        .await
-        .map_err(|e| ApiError::internal("sweep", e))?;
+    let manifests = blobs.list_all(&Path::from("cmp"), "sweep").await?;
     for m in manifests {
         let parts: Vec<String> = m.location.parts().map(|p| p.as_ref().to_string()).collect();
         let [_, owner, id] = parts.as_slice() else {
@@ -328,12 +323,7 @@ pub(super) async fn sweep(blobs: &Blobs) -> ApiResult<usize> {
         }
     }
     // Part directories no manifest names.
-    let files: Vec<ObjectMeta> = blobs
-        .store
-        .list(Some(&Path::from("cpt")))
-        .try_collect()
-        .await
-        .map_err(|e| ApiError::internal("sweep", e))?;
+    let files = blobs.list_all(&Path::from("cpt"), "sweep").await?;
     let mut dirs: Vec<(String, String, String)> = files
         .iter()
         .filter_map(|f| {

@@ -120,6 +120,20 @@ impl Blobs {
         })
     }
 
+    /// Every object under `prefix`; `context` names the operation in an error.
+    pub(crate) async fn list_all(
+        &self,
+        prefix: &Path,
+        context: &str,
+    ) -> ApiResult<Vec<ObjectMeta>> {
+        use futures_util::TryStreamExt;
+        self.store
+            .list(Some(prefix))
+            .try_collect()
+            .await
+            .map_err(|e| ApiError::internal(context, e))
+    }
+
     /// The limits.
     pub fn limits(&self) -> &Limits {
         &self.limits

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::{Stream, TryStreamExt};
+use futures_util::Stream;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
@@ -126,12 +126,7 @@ impl Blobs {
         upload_id: &str,
     ) -> ApiResult<BTreeMap<u32, ObjectMeta>> {
         let d = dir(owner, upload_id);
-        let metas: Vec<ObjectMeta> = self
-            .store
-            .list(Some(&d))
-            .try_collect()
-            .await
-            .map_err(|e| ApiError::internal("list parts", e))?;
+        let metas = self.list_all(&d, "list parts").await?;
         Ok(metas
             .into_iter()
             .filter_map(|m| part_number(&m).map(|n| (n, m)))
@@ -366,12 +361,7 @@ impl Blobs {
     /// Open uploads of `owner`.
     pub async fn list_uploads(&self, owner: &str) -> ApiResult<Vec<UploadInfo>> {
         let prefix = Path::from_iter(["mpu", owner]);
-        let metas: Vec<ObjectMeta> = self
-            .store
-            .list(Some(&prefix))
-            .try_collect()
-            .await
-            .map_err(|e| ApiError::internal("list uploads", e))?;
+        let metas = self.list_all(&prefix, "list uploads").await?;
         let mut out = Vec::new();
         for m in metas
             .iter()
@@ -399,12 +389,7 @@ impl Blobs {
 
 /// Remove orphaned parts and uploads older than `expire_secs`.
 pub(super) async fn sweep(blobs: &Blobs, expire_secs: u64) -> ApiResult<usize> {
-    let metas: Vec<ObjectMeta> = blobs
-        .store
-        .list(Some(&Path::from("mpu")))
-        .try_collect()
-        .await
-        .map_err(|e| ApiError::internal("sweep", e))?;
+    let metas = blobs.list_all(&Path::from("mpu"), "sweep").await?;
     let mut dirs: BTreeMap<Path, (bool, Vec<Path>)> = BTreeMap::new();
     let cutoff = now().saturating_sub(expire_secs as i64);
     for m in metas {
