@@ -406,7 +406,7 @@ if (res.ref.length && res.uploads.length) {
   if (res.store.length) {
     const of = (k) => `${res.store.map((r) => r[k]).join(' / ')} | ${(Math.max(...res.store.map((r) => r[k])) / enc).toFixed(2)}`;
     log(`| the upload path alone, no encryption: OPFS-staged 32 MiB parts, 2 in flight, incl. completion (before / after) | ${of('uploadMbps')} |`);
-    log(`| of which the parts alone (completion copies the parts: ${res.store.map((r) => r.completeMs).join(' / ')} ms) | ${of('partsMbps')} |`);
+    log(`| of which the parts alone (completion: ${res.store.map((r) => r.completeMs).join(' / ')} ms) | ${of('partsMbps')} |`);
     log(`| the store: GET drained through a BYOB reader (before / after) | ${of('getMbps')} |`);
     log(`| the save path alone: File System Access file, 8 MiB writes + close (before / after) | ${of('saveMbps')} |`);
   }
